@@ -1,0 +1,3 @@
+from onepipe.cli.main import entry
+
+entry()

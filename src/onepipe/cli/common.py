@@ -1,0 +1,58 @@
+"""Options shared by every command, and the one place the CLI reads the environment."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from onepipe.config import Settings, load_settings
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Project file (default: nearest onepipe.yaml upward).")
+]
+EnvOpt = Annotated[
+    str | None, typer.Option("--env", "-e", help="Environment overlay: dev, test, acc, prod. [env: ONEPIPE_ENV]")
+]
+VariantOpt = Annotated[str | None, typer.Option("--variant", "-V", help="Params variant from onepipe.yaml.")]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="Override: name=value for a param, section.key=value for config."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+# Progress and messages go to stderr so stdout stays clean for --json and data.
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def current_user() -> str:
+    name = os.environ.get("ONEPIPE_USER")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "anonymous"
+
+
+def resolve(config: Path | None = None, env: str | None = None, variant: str | None = None,
+            params: list[str] | None = None) -> Settings:
+    """Read the configuration exactly once per command."""
+    return load_settings(
+        config or os.environ.get("ONEPIPE_CONFIG") or None,
+        env=env or os.environ.get("ONEPIPE_ENV") or None,
+        variant=variant,
+        overrides=params or [],
+        user=current_user(),
+    )
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")

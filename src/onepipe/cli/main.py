@@ -1,0 +1,80 @@
+"""The ``onepipe`` command. Sub-command modules import heavy libraries inside their functions."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from onepipe import __version__
+from onepipe.errors import OnepipeError
+
+app = typer.Typer(
+    name="onepipe",
+    help="One ML pipeline from notebook to production.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"onepipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """One ML pipeline from notebook to production."""
+
+
+def _register() -> None:
+    from onepipe.cli import config_cmd, data_cmd, model_cmd, run_cmd
+
+    app.add_typer(config_cmd.app, name="config", help="Show the resolved configuration.")
+    app.add_typer(data_cmd.app, name="data", help="Versioned data: repos, branches, commits.")
+    run_cmd.register(app)
+    model_cmd.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI: exit 0 ok, 1 a run failed, 2 usage or config error; never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False, prog_name="onepipe")
+        return 0
+    except OnepipeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug of ours: one line, with a way to get the traceback
+        if os.environ.get("ONEPIPE_DEBUG"):
+            raise
+        typer.echo(
+            f"error: internal error: {type(exc).__name__}: {exc} (set ONEPIPE_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Registry commands: ``promote``, ``lineage``, ``reproduce``, ``models``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from onepipe.cli.common import ConfigOpt, EnvOpt, JsonOpt, err, out, print_json, resolve
+
+
+def register(app: typer.Typer) -> None:
+    app.command("promote")(promote)
+    app.command("lineage")(lineage)
+    app.command("reproduce")(reproduce)
+    app.command("models")(models)
+
+
+def promote(
+    model: Annotated[str | None, typer.Argument(help="Model name (default: model.name from config).")] = None,
+    version: Annotated[str | None, typer.Option("--version", "-v", help="Version to promote (default: the challenger).")] = None,
+    config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Move the `champion` alias to a version (default: the current `challenger`)."""
+    from onepipe.tracking.registry import promote as do_promote
+
+    settings = resolve(config, env)
+    ref, previous = do_promote(settings, model or settings.model_name, version)
+    if json_:
+        print_json({"model": ref.name, "champion": ref.version, "previous": previous})
+        return
+    was = f" (was {previous})" if previous and previous != ref.version else ""
+    out.print(f"{ref.name}: champion -> version {ref.version}{was}")
+
+
+def lineage(
+    model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (champion).")],
+    config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Print the chain: model version -> run -> steps -> data commits -> git commit -> config."""
+    from onepipe.tracking.lineage import lineage as get_lineage
+
+    settings = resolve(config, env)
+    info = get_lineage(settings, model)
+    if json_:
+        info["config"].pop("content", None)
+        print_json(info)
+        return
+    from rich.tree import Tree
+
+    m, r = info["model"], info["run"]
+    aliases = f" [{', '.join(m['aliases'])}]" if m["aliases"] else ""
+    tree = Tree(f"[bold]model[/] {m['name']}/{m['version']}{aliases}")
+    run = tree.add(f"[bold]run[/] {r['id']} ({r['status'].lower()}, runner {r['runner']}, user {r['user']})")
+    run.add("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(r["metrics"].items())))
+    run.add("params: " + ", ".join(f"{k}={v}" for k, v in sorted(r["params"].items())))
+    steps = run.add("[bold]steps[/]")
+    for s in info["steps"]:
+        origin = f"cache hit, produced by run {s['produced_by'][:12]}" if s["cache_hit"] else f"run {s['run_id'][:12]}"
+        steps.add(f"{s['name']}: {s['status']} ({origin})")
+    data = tree.add("[bold]data[/]")
+    for ref in info["data"]:
+        data.add(ref)
+    g = info["git"]
+    tree.add(f"[bold]git[/] {g['commit']}" + (f" (dirty, diff {g['diff_hash']})" if g["dirty"] else " (clean)"))
+    c = info["config"]
+    tree.add(f"[bold]config[/] hash {c['hash']}, env {c['env']}, variant {c['variant'] or '-'} "
+             f"(artifact {c['artifact']} of run {r['id'][:12]})")
+    out.print(tree)
+
+
+def reproduce(
+    model: Annotated[str, typer.Argument(help="NAME/VERSION or NAME@ALIAS to reproduce.")],
+    config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Re-run the recorded config at the recorded data commit; report whether metrics match exactly."""
+    from onepipe.cli.progress import StepProgress
+    from onepipe.tracking.reproduce import reproduce as do_reproduce
+
+    settings = resolve(config, env)
+    rep = do_reproduce(settings, model, listener=None if json_ else StepProgress(err))
+    if json_:
+        print_json(rep.to_dict())
+    else:
+        if rep.git_differs:
+            err.print(f"[yellow]warning:[/] HEAD is {rep.head_git[:12]}, the model was trained at "
+                      f"{rep.recorded_git[:12]}: code may differ")
+        if rep.exact:
+            out.print(f"{rep.model} reproduced: all {len(rep.new_metrics)} metrics match exactly (run {rep.run_id})")
+        else:
+            out.print(f"{rep.model} NOT reproduced exactly (run {rep.run_id}):")
+            for k, (a, b) in rep.differences.items():
+                out.print(f"  {k}: recorded {a} -> now {b}")
+    if not rep.exact:
+        raise typer.Exit(1)
+
+
+def models(config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False) -> None:
+    """List registered versions of the project's model with their aliases and metrics."""
+    from onepipe.tracking.client import client_for
+
+    settings = resolve(config, env)
+    client = client_for(settings)
+    rows = []
+    for mv in sorted(client.search_model_versions(f"name='{settings.model_name}'"), key=lambda v: int(v.version)):
+        metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+        rows.append({"version": mv.version, "aliases": list(mv.aliases or []), "run_id": mv.run_id,
+                     "metrics": metrics})
+    if json_:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    for col in ("version", "aliases", "run", "roc_auc", "accuracy"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["version"], ", ".join(r["aliases"]), r["run_id"][:12],
+                      f"{r['metrics'].get('roc_auc', float('nan')):.4f}", f"{r['metrics'].get('accuracy', float('nan')):.4f}")
+    out.print(table)

@@ -1,0 +1,93 @@
+"""The typed shape of ``onepipe.yaml``.
+
+Every section forbids unknown keys so a typo is an error, not a silent default.
+Environments and variants are partial overlays of these same sections; they are
+validated after merging, against this schema.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scalar = bool | int | float | str
+ENVIRONMENTS = ("dev", "test", "acc", "prod")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Backends(Section):
+    """Which implementation serves each stage's protocol; picked per environment."""
+
+    data: Literal["local", "pachyderm"] = "local"
+    runner: Literal["inprocess", "kfp-local", "kfp"] = "inprocess"
+
+
+class RepoConfig(Section):
+    description: str = ""
+
+
+class PachydermConfig(Section):
+    host: str = "localhost"
+    port: int = 30650
+    project: str = "default"
+
+
+class DataConfig(Section):
+    root: str = ".onepipe/data"
+    default_branch: str = "master"
+    repos: dict[str, RepoConfig] = Field(default_factory=dict)
+    pachyderm: PachydermConfig = Field(default_factory=PachydermConfig)
+
+
+class TrackingConfig(Section):
+    uri: str = "sqlite:///.onepipe/mlflow.db"
+    experiment: str | None = None  # defaults to "<project>-<env>"
+    artifact_location: str = ".onepipe/mlartifacts"
+
+
+class PipelineConfig(Section):
+    module: str = "pipelines.training"
+    function: str = "training_pipeline"
+    cache_dir: str = ".onepipe/cache"
+    runs_dir: str = ".onepipe/runs"
+    params: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class ModelConfig(Section):
+    name: str
+    step: str = "train"  # the step whose Model output is registered
+    output: str = "model"
+    metrics_step: str = "evaluate"  # the step whose Metrics become the run's metrics
+
+
+class ImageConfig(Section):
+    training: str = "ghcr.io/onepipe/training:0.1.0"
+
+
+class KubernetesConfig(Section):
+    namespace: str = "default"
+    context: str | None = None
+
+
+class ProjectConfig(Section):
+    """The whole file. ``environments`` and ``variants`` hold raw overlays."""
+
+    project: str
+    image: ImageConfig = Field(default_factory=ImageConfig)
+    backends: Backends = Field(default_factory=Backends)
+    data: DataConfig = Field(default_factory=DataConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    model: ModelConfig
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    environments: dict[str, dict] = Field(default_factory=dict)
+    variants: dict[str, dict] = Field(default_factory=dict)
+
+
+# Sections an environment overlay may touch, and the one a variant may touch.
+ENV_OVERLAY_KEYS = ("image", "backends", "data", "tracking", "pipeline", "model", "kubernetes")
+VARIANT_OVERLAY_KEYS = ("params",)

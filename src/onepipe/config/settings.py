@@ -1,0 +1,142 @@
+"""``Settings``: the one resolved configuration every entry point receives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from onepipe.config.schema import (
+    Backends,
+    DataConfig,
+    ImageConfig,
+    KubernetesConfig,
+    ModelConfig,
+    PipelineConfig,
+    ProjectConfig,
+    Scalar,
+    TrackingConfig,
+)
+
+
+class Settings(BaseModel):
+    """Resolved once (file + environment + variant + overrides) and passed down, never re-read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project: str
+    env: str
+    variant: str | None
+    user: str
+    root: Path
+    config_file: Path
+    overrides: tuple[str, ...] = ()
+    image: ImageConfig
+    backends: Backends
+    data: DataConfig
+    tracking: TrackingConfig
+    pipeline: PipelineConfig
+    model: ModelConfig
+    kubernetes: KubernetesConfig
+    source: dict[str, Any]  # the merged config as written (relative paths), for hashing and saving
+
+    @classmethod
+    def build(cls, cfg: ProjectConfig, *, root: Path, config_file: Path, env: str,
+              variant: str | None, user: str, overrides: list[str],
+              source: dict[str, Any]) -> Settings:
+        return cls(
+            project=cfg.project, env=env, variant=variant, user=user, root=root,
+            config_file=config_file, overrides=tuple(overrides), image=cfg.image,
+            backends=cfg.backends, data=cfg.data, tracking=cfg.tracking,
+            pipeline=cfg.pipeline, model=cfg.model, kubernetes=cfg.kubernetes,
+            source=source,
+        )
+
+    # ---- derived values -------------------------------------------------
+    @property
+    def params(self) -> dict[str, Scalar]:
+        return dict(self.pipeline.params)
+
+    def path(self, relative: str | Path) -> Path:
+        """A config path made absolute against the project root."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.root / p)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".onepipe"
+
+    @property
+    def data_root(self) -> Path:
+        return self.path(self.data.root)
+
+    @property
+    def data_store_uri(self) -> str:
+        """Where pipeline steps open the data store (a step may run in another process)."""
+        if self.backends.data == "pachyderm":
+            pach = self.data.pachyderm
+            return f"pachyderm://{pach.host}:{pach.port}/{pach.project}"
+        return self.data_root.as_uri()
+
+    @property
+    def tracking_uri(self) -> str:
+        uri = self.tracking.uri
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            return "sqlite:///" + str(self.path(uri[len("sqlite:///"):]))
+        if "://" not in uri:
+            return self.path(uri).as_uri()
+        return uri
+
+    @property
+    def artifact_location(self) -> str:
+        loc = self.tracking.artifact_location
+        return loc if "://" in loc else self.path(loc).as_uri()
+
+    @property
+    def experiment_name(self) -> str:
+        return self.tracking.experiment or f"{self.project}-{self.env}"
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name
+
+    def logical(self) -> dict[str, Any]:
+        """What makes two runs 'the same config': the merged file plus env and variant."""
+        return {"env": self.env, "variant": self.variant, "config": self.source}
+
+    @property
+    def config_hash(self) -> str:
+        blob = json.dumps(self.logical(), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_params(self, **params: Scalar) -> Settings:
+        """A copy with some pipeline params replaced (used by sweeps and reproduce)."""
+        new_params = {**self.pipeline.params, **params}
+        source = json.loads(json.dumps(self.source))
+        source.setdefault("pipeline", {})["params"] = new_params
+        return self.model_copy(update={
+            "pipeline": self.pipeline.model_copy(update={"params": new_params}),
+            "source": source,
+        })
+
+    def show(self) -> dict[str, Any]:
+        """The resolved config as a plain mapping (what `onepipe config show` prints)."""
+        return {
+            "project": self.project,
+            "env": self.env,
+            "variant": self.variant,
+            "config_file": str(self.config_file),
+            "config_hash": self.config_hash,
+            "image": self.image.model_dump(),
+            "backends": self.backends.model_dump(),
+            "data": {**self.data.model_dump(), "root": str(self.data_root)},
+            "tracking": {**self.tracking.model_dump(), "uri": self.tracking_uri,
+                         "experiment": self.experiment_name,
+                         "artifact_location": self.artifact_location},
+            "pipeline": self.pipeline.model_dump(),
+            "model": self.model.model_dump(),
+            "kubernetes": self.kubernetes.model_dump(),
+        }

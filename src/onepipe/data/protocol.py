@@ -1,0 +1,97 @@
+"""The ``DataStore`` protocol: Pachyderm's data model, whatever the backend.
+
+A store holds repos; a repo holds branches; a branch points at an immutable
+commit. A commit's id is the hash of its content (tree, parent, message, time,
+provenance), so the same id always means the same bytes. Provenance names the
+input commits a derived commit was computed from (``repo@commit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # posix path inside the commit, e.g. "batch_1.csv"
+    hash: str  # sha256 hex of the content
+    size: int
+
+
+@dataclass(frozen=True)
+class Commit:
+    repo: str
+    id: str  # full content hash (hex)
+    parent: str | None
+    branch: str | None  # the branch it was made on
+    message: str
+    time: str  # ISO-8601 UTC
+    provenance: tuple[str, ...] = ()  # "repo@commitid" of input commits
+    files: tuple[FileEntry, ...] = field(default=(), compare=False)
+
+    @property
+    def ref(self) -> str:
+        """The immutable ref naming exactly this commit."""
+        return f"{self.repo}@{self.id}"
+
+    @property
+    def short(self) -> str:
+        return self.id[:12]
+
+
+@dataclass(frozen=True)
+class Diff:
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    modified: tuple[str, ...]
+
+
+@runtime_checkable
+class DataStore(Protocol):
+    """Versioned, content-addressed data. Refs are ``repo``, ``repo@branch`` or ``repo@<commit prefix>``."""
+
+    def create_repo(self, repo: str, description: str = "") -> None: ...
+
+    def list_repos(self) -> list[str]: ...
+
+    def put(
+        self,
+        repo: str,
+        paths: Sequence[Path],
+        *,
+        branch: str | None = None,
+        message: str = "",
+        provenance: Sequence[str] = (),
+        replace: bool = False,
+    ) -> Commit:
+        """Commit files (dirs are added recursively) on top of the branch head, atomically."""
+        ...
+
+    def resolve(self, ref: str) -> Commit:
+        """The commit a ref names; NotFoundError naming the closest refs otherwise."""
+        ...
+
+    def log(self, ref: str, limit: int | None = None) -> list[Commit]: ...
+
+    def branches(self, repo: str) -> dict[str, str]:
+        """Branch name -> head commit id."""
+        ...
+
+    def create_branch(self, repo: str, branch: str, from_ref: str | None = None) -> None: ...
+
+    def read_bytes(self, ref: str, path: str) -> bytes: ...
+
+    def iter_files(self, ref: str) -> Iterator[tuple[FileEntry, bytes]]: ...
+
+    def export(self, ref: str, dest: Path) -> list[Path]:
+        """Write the commit's files under ``dest``; returns the written paths."""
+        ...
+
+    def diff(self, a: str, b: str) -> Diff: ...
+
+    def verify(self) -> list[str]:
+        """Problems found (missing or corrupt objects, dangling refs); empty when healthy."""
+        ...

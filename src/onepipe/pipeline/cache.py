@@ -1,0 +1,119 @@
+"""The step cache: outputs stored under a key of (code, params, input content, data commit).
+
+Entries are written to a staging folder and renamed into place, so a crashed
+step never leaves a half entry that a later run could mistake for a hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from onepipe.pipeline.protocol import ArtifactRecord
+
+META = "meta.json"
+
+
+def content_hash(path: Path, metadata: dict[str, Any] | None = None) -> str:
+    """Hash of a file's bytes or a directory tree (paths + bytes), plus the artifact metadata."""
+    h = hashlib.sha256()
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(str(f.relative_to(path)).encode() + b"\0")
+            h.update(_file_sha(f).encode())
+    elif path.is_file():
+        h.update(_file_sha(path).encode())
+    if metadata:
+        h.update(json.dumps(metadata, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def step_key(component: str, code_hash: str, params: dict[str, Any], inputs: dict[str, str]) -> str:
+    blob = json.dumps(
+        {"component": component, "code": code_hash, "params": params, "inputs": inputs},
+        sort_keys=True, default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class CacheEntry:
+    key: str
+    outputs: dict[str, ArtifactRecord]
+    source_run: str | None
+    duration: float
+
+
+class StepCache:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _dir(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def lookup(self, key: str) -> CacheEntry | None:
+        folder = self._dir(key)
+        try:
+            meta = json.loads((folder / META).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        outputs = {
+            name: ArtifactRecord(name, o["schema"], folder / "outputs" / name, o["hash"], o["metadata"])
+            for name, o in meta["outputs"].items()
+        }
+        if any(not (r.path.exists() or r.schema.endswith("Metrics")) for r in outputs.values()):
+            return None  # an output was removed by hand: treat as a miss
+        return CacheEntry(key, outputs, meta.get("source_run"), meta.get("duration", 0.0))
+
+    def staging(self) -> Path:
+        path = self.root / ".staging" / uuid.uuid4().hex
+        (path / "outputs").mkdir(parents=True)
+        return path
+
+    def commit(self, key: str, staging: Path, outputs: dict[str, ArtifactRecord],
+               duration: float) -> dict[str, ArtifactRecord]:
+        """Move a finished step's outputs into the cache; returns records at their final paths."""
+        final = self._dir(key)
+        meta = {
+            "key": key,
+            "duration": duration,
+            "outputs": {n: {"schema": r.schema, "hash": r.hash, "metadata": r.metadata}
+                        for n, r in outputs.items()},
+        }
+        (staging / META).write_text(json.dumps(meta, indent=1, default=str))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(staging, final)
+        except OSError:  # an identical entry landed first (concurrent trial): keep it
+            shutil.rmtree(staging, ignore_errors=True)
+        return {n: ArtifactRecord(n, r.schema, final / "outputs" / n, r.hash, r.metadata)
+                for n, r in outputs.items()}
+
+    def annotate(self, key: str, source_run: str) -> None:
+        """Record which tracking run produced an entry, so later hits can name it."""
+        path = self._dir(key) / META
+        try:
+            meta = json.loads(path.read_text())
+        except FileNotFoundError:
+            return
+        meta["source_run"] = source_run
+        tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        tmp.write_text(json.dumps(meta, indent=1, default=str))
+        os.replace(tmp, path)
+
+    def discard(self, staging: Path) -> None:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,79 @@
+"""The ``Runner`` protocol: execute a compiled pipeline, report every step to listeners.
+
+A runner only executes; tracking, progress display and model registration are
+listeners and post-processing shared by every runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from onepipe.pipeline.graph import PipelineGraph
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    name: str
+    schema: str  # e.g. "system.Model"
+    path: Path
+    hash: str  # content hash (file, or directory tree)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # "done" | "cached" | "failed" | "skipped"
+    duration: float = 0.0
+    cache_key: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)  # input artifact -> content hash
+    outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
+    source_run: str | None = None  # for a cache hit: the tracking run that produced the outputs
+    error: str | None = None
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Scalar metrics the step logged in its KFP ``Metrics`` outputs."""
+        out: dict[str, float] = {}
+        for art in self.outputs.values():
+            if art.schema == "system.Metrics":
+                out.update({k: float(v) for k, v in art.metadata.items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        return out
+
+
+@dataclass
+class RunPlan:
+    graph: PipelineGraph
+    ir: dict[str, Any]
+    arguments: dict[str, Any]  # pipeline inputs, coerced, data refs resolved
+    run_dir: Path  # scratch space for this run
+    cache_dir: Path
+    project_root: Path
+    pipeline_module: str
+    use_cache: bool = True
+
+
+class RunListener(Protocol):
+    def step_started(self, task: str, cache_key: str) -> None: ...
+
+    def step_finished(self, result: StepResult) -> None: ...
+
+
+class Runner(Protocol):
+    name: str
+
+    def run(self, plan: RunPlan, listener: RunListener) -> list[StepResult]:
+        """Run every task in dependency order; stop at the first failure (later tasks 'skipped')."""
+        ...
+
+
+class NullListener:
+    def step_started(self, task: str, cache_key: str) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass

@@ -1,0 +1,41 @@
+"""One MLflow client per settings; the experiment is created on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from onepipe.config import Settings
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+
+@lru_cache(maxsize=8)
+def _client(tracking_uri: str) -> MlflowClient:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def client_for(settings: Settings) -> MlflowClient:
+    if settings.tracking_uri.startswith("sqlite:"):
+        path = settings.tracking_uri[len("sqlite:///"):]
+        from pathlib import Path
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return _client(settings.tracking_uri)
+
+
+def experiment_id(settings: Settings) -> str:
+    client = client_for(settings)
+    exp = client.get_experiment_by_name(settings.experiment_name)
+    if exp is not None:
+        return exp.experiment_id
+    try:
+        return client.create_experiment(settings.experiment_name, artifact_location=settings.artifact_location)
+    except Exception:  # created concurrently by another process (two trials at once)
+        exp = client.get_experiment_by_name(settings.experiment_name)
+        if exp is None:
+            raise
+        return exp.experiment_id

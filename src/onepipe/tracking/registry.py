@@ -1,0 +1,108 @@
+"""The model registry: register a run's model, move aliases, resolve ``name@alias`` / ``name/version``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from onepipe.config import Settings
+from onepipe.errors import NotFoundError, UsageError, closest
+from onepipe.tracking.client import client_for
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+_SPEC = re.compile(r"^(?P<name>[^@/]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    version: str
+    run_id: str
+    source: str
+    aliases: tuple[str, ...]
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    def __str__(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+def parse_model_spec(spec: str) -> tuple[str, str | None, str | None]:
+    """``name`` (champion), ``name@alias`` or ``name/version`` -> (name, alias, version)."""
+    m = _SPEC.match(spec.strip())
+    if not m:
+        raise UsageError(f"model {spec!r}: expected NAME, NAME@ALIAS or NAME/VERSION (e.g. credit-risk@champion)")
+    alias, ver = m["alias"], m["version"]
+    if alias is None and ver is None:
+        alias = CHAMPION
+    return m["name"], alias, ver
+
+
+def resolve_model(settings: Settings, spec: str) -> ModelRef:
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(settings)
+    name, alias, ver = parse_model_spec(spec)
+    try:
+        mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, ver)
+    except MlflowException:
+        names = [m.name for m in client.search_registered_models()]
+        if name not in names:
+            raise NotFoundError(f"model {name!r} is not registered{closest(name, names)}") from None
+        rm = client.get_registered_model(name)
+        if alias:
+            have = ", ".join(sorted(rm.aliases)) or "none"
+            raise NotFoundError(f"model {name!r} has no alias {alias!r} (aliases: {have})") from None
+        versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+        raise NotFoundError(f"model {name!r} has no version {ver} (versions: {', '.join(map(str, versions))})") from None
+    return ModelRef(name, mv.version, mv.run_id, mv.source, tuple(getattr(mv, "aliases", ()) or ()))
+
+
+def register(settings: Settings, run_id: str, model_dir: Path, model_hash: str,
+             alias: str = CHALLENGER) -> tuple[ModelRef, bool]:
+    """Register the run's model (or find the version holding identical bytes); returns (ref, is_new)."""
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(settings)
+    name = settings.model_name
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        try:
+            client.create_registered_model(name, description=f"{settings.project}: trained by onepipe")
+        except MlflowException:
+            pass  # created concurrently
+    existing = client.search_model_versions(f"name='{name}' and tag.`onepipe.model_hash`='{model_hash}'")
+    if existing:
+        mv = existing[0]
+        return ModelRef(name, mv.version, mv.run_id, mv.source, tuple(mv.aliases or ())), False
+    client.log_artifacts(run_id, str(model_dir), "model")
+    source = f"{client.get_run(run_id).info.artifact_uri}/model"
+    mv = client.create_model_version(
+        name, source=source, run_id=run_id,
+        tags={"onepipe.model_hash": model_hash, "onepipe.env": settings.env,
+              "onepipe.config_hash": settings.config_hash},
+        description=f"run {run_id}",
+    )
+    if alias:
+        client.set_registered_model_alias(name, alias, mv.version)
+    return ModelRef(name, mv.version, run_id, source, (alias,) if alias else ()), True
+
+
+def promote(settings: Settings, name: str, version: str | None = None) -> tuple[ModelRef, str | None]:
+    """Point ``champion`` at ``version`` (default: the current challenger); returns (new, previous version)."""
+    client = client_for(settings)
+    target = resolve_model(settings, f"{name}/{version}" if version else f"{name}@{CHALLENGER}")
+    try:
+        previous = resolve_model(settings, f"{name}@{CHAMPION}").version
+    except NotFoundError:
+        previous = None
+    client.set_registered_model_alias(name, CHAMPION, target.version)
+    if CHALLENGER in target.aliases:
+        client.delete_registered_model_alias(name, CHALLENGER)
+    if previous and previous != target.version:
+        client.set_model_version_tag(name, target.version, "onepipe.previous_champion", previous)
+    return resolve_model(settings, f"{name}/{target.version}"), previous
