@@ -36,6 +36,7 @@ lint: $(STAMP)
 # Re-resolve the pinned environment after editing pyproject.toml dependencies.
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-header -o components/requirements.lock
 
 clean:
 	rm -rf $(VENV) .onepipe .pytest_cache

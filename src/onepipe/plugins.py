@@ -19,6 +19,10 @@ BACKENDS: dict[str, dict[str, str]] = {
         "inprocess": "onepipe.pipeline.runners.inprocess:InProcessRunner",
         "kfp-local": "onepipe.pipeline.runners.kfp_local:KfpLocalRunner",
     },
+    "serve": {
+        "mlserver": "onepipe.serve.local:LocalDeployer",
+        "seldon": "onepipe.serve.seldon.deployer:SeldonDeployer",
+    },
 }
 
 # Named in the config schema, built in a later stage of the roadmap.

@@ -47,8 +47,19 @@ def _register() -> None:
 _register()
 
 
+def _quiet_libraries() -> None:
+    # MLflow's INFO lines and artifact progress bars drown the step progress.
+    import logging
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    for name in ("mlflow", "alembic", "kfp", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI: exit 0 ok, 1 a run failed, 2 usage or config error; never a traceback."""
+    _quiet_libraries()
     try:
         app(args=argv, standalone_mode=False, prog_name="onepipe")
         return 0

@@ -78,6 +78,8 @@ def load_settings(
                     "(a variant may only change params the pipeline declares)"
                 )
         merged = deep_merge(merged, {"pipeline": {"params": overlay.get("params") or {}}})
+        if overlay.get("sweep"):
+            merged = deep_merge(merged, {"sweep": overlay["sweep"]})
 
     merged = apply_overrides(merged, overrides)
     where = f"environments.{env}." if env_overlay else ""

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from onepipe.config.base import Section
+from onepipe.config.serve import ServeConfig
+from onepipe.config.sweep import SweepConfig
 
 Scalar = bool | int | float | str
 ENVIRONMENTS = ("dev", "test", "acc", "prod")
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Backends(Section):
@@ -24,6 +24,7 @@ class Backends(Section):
 
     data: Literal["local", "pachyderm"] = "local"
     runner: Literal["inprocess", "kfp-local", "kfp"] = "inprocess"
+    serve: Literal["mlserver", "seldon"] = "mlserver"
 
 
 class RepoConfig(Section):
@@ -84,10 +85,13 @@ class ProjectConfig(Section):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     model: ModelConfig
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    sweep: SweepConfig = Field(default_factory=SweepConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     environments: dict[str, dict] = Field(default_factory=dict)
     variants: dict[str, dict] = Field(default_factory=dict)
 
 
 # Sections an environment overlay may touch, and the one a variant may touch.
-ENV_OVERLAY_KEYS = ("image", "backends", "data", "tracking", "pipeline", "model", "kubernetes")
-VARIANT_OVERLAY_KEYS = ("params",)
+ENV_OVERLAY_KEYS = ("image", "backends", "data", "tracking", "pipeline", "model", "kubernetes",
+                    "sweep", "serve")
+VARIANT_OVERLAY_KEYS = ("params", "sweep")

@@ -20,6 +20,8 @@ from onepipe.config.schema import (
     Scalar,
     TrackingConfig,
 )
+from onepipe.config.serve import ServeConfig
+from onepipe.config.sweep import SweepConfig
 
 
 class Settings(BaseModel):
@@ -41,6 +43,8 @@ class Settings(BaseModel):
     pipeline: PipelineConfig
     model: ModelConfig
     kubernetes: KubernetesConfig
+    sweep: SweepConfig
+    serve: ServeConfig
     source: dict[str, Any]  # the merged config as written (relative paths), for hashing and saving
 
     @classmethod
@@ -52,7 +56,7 @@ class Settings(BaseModel):
             config_file=config_file, overrides=tuple(overrides), image=cfg.image,
             backends=cfg.backends, data=cfg.data, tracking=cfg.tracking,
             pipeline=cfg.pipeline, model=cfg.model, kubernetes=cfg.kubernetes,
-            source=source,
+            sweep=cfg.sweep, serve=cfg.serve, source=source,
         )
 
     # ---- derived values -------------------------------------------------
@@ -139,4 +143,6 @@ class Settings(BaseModel):
             "pipeline": self.pipeline.model_dump(),
             "model": self.model.model_dump(),
             "kubernetes": self.kubernetes.model_dump(),
+            "sweep": self.sweep.model_dump(by_alias=True),
+            "serve": self.serve.model_dump(by_alias=True),
         }

@@ -7,9 +7,7 @@ imports, so a run whose code did not change never imports KFP at all.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -76,11 +74,10 @@ def write_ir(settings: Settings, dest: Path) -> Path:
 
 
 def load_pipeline_function(settings: Settings):
-    root = str(settings.root)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    from onepipe.pipeline.loader import import_project_module
+
     try:
-        module = importlib.import_module(settings.pipeline.module)
+        module = import_project_module(settings.pipeline.module, settings.root)
     except ImportError as exc:
         raise UsageError(f"pipeline.module: cannot import {settings.pipeline.module!r} ({exc})") from None
     func = getattr(module, settings.pipeline.function, None)

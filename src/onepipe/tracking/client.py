@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=8)
 def _client(tracking_uri: str) -> MlflowClient:
+    import os
+
+    # Artifact downloads would otherwise draw progress bars through our own output.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

@@ -7,10 +7,9 @@ is what makes a step cost a few milliseconds instead of a process start.
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from onepipe.errors import UsageError
@@ -42,6 +41,10 @@ class InProcessRunner:
                 failed = True
             for name, record in result.outputs.items():
                 produced[(task.name, name)] = record
+        if self._functions is not None:
+            from onepipe.pipeline.loader import remember
+
+            remember(plan.project_root)
         return results
 
     def _run_task(self, task: TaskSpec, plan: RunPlan, cache: StepCache,
@@ -110,9 +113,9 @@ def load_component_functions(module: str, root) -> dict[str, Callable[..., Any]]
     """Python functions behind the KFP components the pipeline module uses, by function name."""
     from kfp.dsl.python_component import PythonComponent
 
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    mod = importlib.import_module(module)
+    from onepipe.pipeline.loader import import_project_module
+
+    mod = import_project_module(module, Path(root))
     return {
         obj.python_func.__name__: obj.python_func
         for obj in vars(mod).values()

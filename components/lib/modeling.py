@@ -1,0 +1,160 @@
+"""The classifier: preprocessing and gradient boosting as one sklearn Pipeline.
+
+Gradient boosting (not the histogram variant) because it is single-threaded and
+bit-reproducible for a seed, honours ``subsample`` and exposes every boosting
+stage, which is what a sweep reports as intermediate metrics.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from components.lib import features, schema
+
+# Share of the training set held out to score every boosting stage. The model is
+# fitted on the rest so the curve describes the very model that is shipped.
+VALIDATION_FRACTION = 0.2
+
+# skops (MLflow's default format) loads only types it is told to trust. These are
+# ours and sklearn's tree storage; the list is stored in MLmodel for every loader.
+TRUSTED_TYPES = [*features.PICKLED_CALLABLES, "sklearn.tree._tree.Tree"]
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    n_estimators: int = 120
+    max_depth: int = 3
+    learning_rate: float = 0.1
+    subsample: float = 1.0
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        problems = []
+        if int(self.n_estimators) < 1:
+            problems.append(f"n_estimators must be >= 1, got {self.n_estimators}")
+        if int(self.max_depth) < 1:
+            problems.append(f"max_depth must be >= 1, got {self.max_depth}")
+        if not float(self.learning_rate) > 0:
+            problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 < float(self.subsample) <= 1:
+            problems.append(f"subsample must be in (0, 1], got {self.subsample}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def build_pipeline(params: TrainParams) -> Pipeline:
+    classifier = GradientBoostingClassifier(
+        n_estimators=int(params.n_estimators),
+        max_depth=int(params.max_depth),
+        learning_rate=float(params.learning_rate),
+        subsample=float(params.subsample),
+        random_state=int(params.seed),
+    )
+    return Pipeline([("preprocess", features.build_preprocessor()), ("classifier", classifier)])
+
+
+@dataclass
+class TrainResult:
+    pipeline: Pipeline
+    history: list[dict]  # one entry per boosting stage
+    metrics: dict[str, float]  # final train and validation scores
+
+
+def _scores(prefix: str, y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    return {
+        f"{prefix}_log_loss": float(log_loss(y, proba, labels=[0, 1])),
+        f"{prefix}_roc_auc": float(roc_auc_score(y, proba)),
+    }
+
+
+def train(frame: pd.DataFrame, params: TrainParams) -> TrainResult:
+    """Fit on the raw training frame; score each stage on a held-out slice of it."""
+    fit_part, val_part = train_test_split(
+        frame,
+        test_size=VALIDATION_FRACTION,
+        random_state=int(params.seed),
+        stratify=frame[schema.LABEL],
+    )
+    x_fit, y_fit = features.features_and_label(fit_part)
+    x_val, y_val = features.features_and_label(val_part)
+    pipeline = build_pipeline(params).fit(x_fit, y_fit)
+
+    prep, classifier = pipeline.named_steps["preprocess"], pipeline.named_steps["classifier"]
+    m_fit, m_val = prep.transform(x_fit), prep.transform(x_val)
+    history = []
+    stages = zip(
+        classifier.staged_predict_proba(m_fit), classifier.staged_predict_proba(m_val), strict=True
+    )
+    for step, (p_fit, p_val) in enumerate(stages, start=1):
+        history.append(
+            {
+                "step": step,
+                **_scores("train", y_fit, p_fit[:, 1]),
+                **_scores("validation", y_val, p_val[:, 1]),
+            }
+        )
+    metrics = dict(history[-1])
+    metrics.pop("step")
+    metrics["train_accuracy"] = float(accuracy_score(y_fit, pipeline.predict(x_fit)))
+    metrics["train_rows"] = float(len(fit_part))
+    metrics["validation_rows"] = float(len(val_part))
+    return TrainResult(pipeline, history, metrics)
+
+
+def save(pipeline: Pipeline, path: str | Path, example: pd.DataFrame, params: TrainParams) -> None:
+    """Write an MLflow model that loads (and MLServer serves) in a fresh process.
+
+    The pickle names ``components.lib.features``; the model carries a minimal
+    ``components`` package holding only ``lib``, so loading needs neither KFP nor
+    this repository on the path.
+    """
+    import mlflow
+    import mlflow.sklearn
+    import sklearn
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = example[list(schema.FEATURES)].head(5).reset_index(drop=True)
+    # predict() returns the class label, 1 = default; probabilities via predict_proba.
+    outputs = Schema([TensorSpec(np.dtype(np.int64), (-1,))])
+    signature = ModelSignature(inputs=schema.model_input_schema(), outputs=outputs)
+    # Pinned explicitly: inferring requirements would re-load the model in a subprocess.
+    requirements = [
+        f"mlflow=={mlflow.__version__}",
+        f"scikit-learn=={sklearn.__version__}",
+        f"numpy=={np.__version__}",
+        f"pandas=={pd.__version__}",
+    ]
+    lib_dir = Path(__file__).resolve().parent
+    with tempfile.TemporaryDirectory() as staging:
+        package = Path(staging) / "components"
+        package.mkdir()
+        (package / "__init__.py").write_text('"""Model code: only components.lib."""\n')
+        shutil.copytree(lib_dir, package / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+        mlflow.sklearn.save_model(
+            pipeline,
+            str(path),
+            signature=signature,
+            input_example=example,
+            code_paths=[str(package)],
+            pip_requirements=requirements,
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+            skops_trusted_types=TRUSTED_TYPES,
+            metadata={
+                "params": asdict(params),
+                "label": schema.LABEL,
+                "classes": list(schema.CLASS_NAMES),
+            },
+        )

@@ -1,0 +1,1 @@
+"""Pipeline definitions built from the components in ``components/``."""
