@@ -19,6 +19,10 @@ BACKENDS: dict[str, dict[str, str]] = {
         "inprocess": "onepipe.pipeline.runners.inprocess:InProcessRunner",
         "kfp-local": "onepipe.pipeline.runners.kfp_local:KfpLocalRunner",
     },
+    "sweep": {
+        "optuna": "onepipe.sweep.optuna_sweeper:OptunaSweeper",
+        "katib": "onepipe.sweep.katib.sweeper:KatibSweeper",
+    },
     "serve": {
         "mlserver": "onepipe.serve.local:LocalDeployer",
         "seldon": "onepipe.serve.seldon.deployer:SeldonDeployer",

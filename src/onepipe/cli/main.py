@@ -42,6 +42,8 @@ def _register() -> None:
     app.add_typer(data_cmd.app, name="data", help="Versioned data: repos, branches, commits.")
     run_cmd.register(app)
     model_cmd.register(app)
+    from onepipe.cli import sweep_cmd; sweep_cmd.register(app)  # noqa: E702 (one line, shared file)
+    from onepipe.cli import serve_cmd; serve_cmd.register(app)  # noqa: E702 (one line, shared file)
 
 
 _register()
@@ -61,18 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI: exit 0 ok, 1 a run failed, 2 usage or config error; never a traceback."""
     _quiet_libraries()
     try:
-        app(args=argv, standalone_mode=False, prog_name="onepipe")
-        return 0
+        # With standalone_mode off, typer.Exit(n) comes back as the return value.
+        rv = app(args=argv, standalone_mode=False, prog_name="onepipe")
+        return rv if isinstance(rv, int) else 0
     except OnepipeError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         typer.echo("aborted", err=True)
         return 130
-    except click.ClickException as exc:
-        typer.echo(f"error: {exc.format_message()}", err=True)
+    except (click.ClickException, typer.exceptions.TyperException) as exc:
+        # typer vendors its own click: its parser errors are not click's classes.
+        usage = getattr(exc, "ctx", None)
+        hint = f" (see: {usage.command_path} --help)" if usage is not None else ""
+        typer.echo(f"error: {exc.format_message()}{hint}", err=True)
         return 2
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

@@ -26,11 +26,17 @@ def promote(
 
     settings = resolve(config, env)
     ref, previous = do_promote(settings, model or settings.model_name, version)
+    from onepipe.serve.deployments import on_promote  # serving follows when something is deployed
+
+    routed = on_promote(settings, ref, previous) if ref.name == settings.model_name else None
     if json_:
-        print_json({"model": ref.name, "champion": ref.version, "previous": previous})
+        print_json({"model": ref.name, "champion": ref.version, "previous": previous,
+                    "deployment": routed[0].to_dict() if routed else None})
         return
     was = f" (was {previous})" if previous and previous != ref.version else ""
     out.print(f"{ref.name}: champion -> version {ref.version}{was}")
+    if routed:
+        err.print(f"deployment #{routed[0].id}: {routed[1]}")
 
 
 def lineage(
@@ -104,7 +110,7 @@ def models(config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False)
     rows = []
     for mv in sorted(client.search_model_versions(f"name='{settings.model_name}'"), key=lambda v: int(v.version)):
         metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
-        rows.append({"version": mv.version, "aliases": list(mv.aliases or []), "run_id": mv.run_id,
+        rows.append({"version": str(mv.version), "aliases": list(mv.aliases or []), "run_id": mv.run_id,
                      "metrics": metrics})
     if json_:
         print_json(rows)

@@ -24,6 +24,7 @@ class Backends(Section):
 
     data: Literal["local", "pachyderm"] = "local"
     runner: Literal["inprocess", "kfp-local", "kfp"] = "inprocess"
+    sweep: Literal["optuna", "katib"] = "optuna"
     serve: Literal["mlserver", "seldon"] = "mlserver"
 
 

@@ -36,8 +36,12 @@ def experiment_id(settings: Settings) -> str:
     exp = client.get_experiment_by_name(settings.experiment_name)
     if exp is not None:
         return exp.experiment_id
+    # A tracking server decides (and proxies) artifact storage itself; a local store uses ours.
+    remote = settings.tracking_uri.startswith(("http://", "https://"))
     try:
-        return client.create_experiment(settings.experiment_name, artifact_location=settings.artifact_location)
+        return client.create_experiment(
+            settings.experiment_name, artifact_location=None if remote else settings.artifact_location
+        )
     except Exception:  # created concurrently by another process (two trials at once)
         exp = client.get_experiment_by_name(settings.experiment_name)
         if exp is None:

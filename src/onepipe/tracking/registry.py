@@ -58,7 +58,7 @@ def resolve_model(settings: Settings, spec: str) -> ModelRef:
             raise NotFoundError(f"model {name!r} has no alias {alias!r} (aliases: {have})") from None
         versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
         raise NotFoundError(f"model {name!r} has no version {ver} (versions: {', '.join(map(str, versions))})") from None
-    return ModelRef(name, mv.version, mv.run_id, mv.source, tuple(getattr(mv, "aliases", ()) or ()))
+    return ModelRef(name, str(mv.version), mv.run_id, mv.source, tuple(getattr(mv, "aliases", ()) or ()))
 
 
 def register(settings: Settings, run_id: str, model_dir: Path, model_hash: str,
@@ -78,7 +78,7 @@ def register(settings: Settings, run_id: str, model_dir: Path, model_hash: str,
     existing = client.search_model_versions(f"name='{name}' and tag.`onepipe.model_hash`='{model_hash}'")
     if existing:
         mv = existing[0]
-        return ModelRef(name, mv.version, mv.run_id, mv.source, tuple(mv.aliases or ())), False
+        return ModelRef(name, str(mv.version), mv.run_id, mv.source, tuple(mv.aliases or ())), False
     client.log_artifacts(run_id, str(model_dir), "model")
     source = f"{client.get_run(run_id).info.artifact_uri}/model"
     mv = client.create_model_version(
@@ -89,7 +89,7 @@ def register(settings: Settings, run_id: str, model_dir: Path, model_hash: str,
     )
     if alias:
         client.set_registered_model_alias(name, alias, mv.version)
-    return ModelRef(name, mv.version, run_id, source, (alias,) if alias else ()), True
+    return ModelRef(name, str(mv.version), run_id, source, (alias,) if alias else ()), True
 
 
 def promote(settings: Settings, name: str, version: str | None = None) -> tuple[ModelRef, str | None]:

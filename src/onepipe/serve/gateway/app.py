@@ -1,0 +1,293 @@
+"""The gateway's ASGI app: V2 inference protocol + ``POST /predict`` + a localhost admin API.
+
+Requests are validated against the model signature, routed by the current
+``RoutingTable`` (weighted, optionally sticky, optionally shadowed) and forwarded
+to MLServer over a keep-alive pool. Every answer names the model, version and
+alias in its body and in ``x-model-*`` headers. ``on_response`` is the seam the
+monitor hooks into: each callable gets one dict per answered (or shadowed) request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from onepipe.serve.gateway.routing import RoutingTable, Target
+from onepipe.serve.gateway.validation import RequestError, instances_to_v2, v2_to_v2
+from onepipe.serve.gateway.worker import ModelHost
+
+log = logging.getLogger("onepipe.serve.gateway")
+LOCAL_CLIENTS = {"127.0.0.1", "::1", "localhost", "testclient"}
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers,
+                    media_type="application/json")
+
+
+def _error(err: RequestError) -> Response:
+    return _json(err.to_dict(), err.status)
+
+
+class Gateway:
+    """Routing state + forwarding; one per ``onepipe serve`` process."""
+
+    def __init__(self, host: ModelHost, *, max_body_bytes: int, max_instances: int,
+                 sticky_header: str, timeout: float = 30.0) -> None:
+        self.host = host
+        self.max_body_bytes = max_body_bytes
+        self.max_instances = max_instances
+        self.sticky_header = sticky_header.lower()
+        self.timeout = timeout
+        self.on_response: list[Callable[[dict[str, Any]], None]] = []
+        self._shadow_tasks: set[asyncio.Task] = set()
+
+    @property
+    def table(self) -> RoutingTable | None:
+        return self.host.table
+
+    # ---- request plumbing -------------------------------------------------
+    async def _body(self, request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            try:
+                if int(declared) > self.max_body_bytes:
+                    raise RequestError(413, f"body: {declared} bytes exceed the limit of {self.max_body_bytes}")
+            except ValueError:
+                raise RequestError(400, "content-length: expected a number of bytes") from None
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise RequestError(413, f"body: more than {self.max_body_bytes} bytes (the limit)")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw.strip():
+            raise RequestError(400, "body: empty (expected a JSON object)")
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise RequestError(400, f"body: not valid JSON ({str(exc).split(':')[0]})") from None
+
+    def _model_table(self, name: str) -> RoutingTable:
+        table = self.table
+        if table is None:
+            raise RequestError(503, "no model is deployed yet")
+        if name != table.state.model:
+            raise RequestError(404, f"model {name!r} is not served here (expected {table.state.model!r})")
+        return table
+
+    async def _forward(self, target: Target, payload: dict[str, Any]) -> tuple[Target, dict[str, Any]]:
+        """Send to MLServer; on a transport error or a vanished model retry once on the live table."""
+        body = orjson.dumps(payload)
+        for attempt in (0, 1):
+            try:
+                status, data = await self.host.infer(target.model, body, self.timeout)
+            except ConnectionError:
+                status, data = 0, None
+            if status == 200:
+                return target, data
+            if attempt == 0 and status in (0, 404, 503) and self.table is not None:
+                target = self.table.by_version.get(target.version) or self.table.pick()[0]
+                continue
+            break
+        if status == 0:
+            raise RequestError(502, f"model {target.model.name}/{target.version}: MLServer is unreachable")
+        detail = (data or {}).get("error") or (data or {}).get("detail") or f"HTTP {status}"
+        if status in (400, 422, 500):  # input passed the signature but the model refused it
+            first = str(detail).strip().splitlines()[0][:300]
+            raise RequestError(422, f"model {target.model.name}/{target.version} could not score "
+                               f"this input ({first})")
+        raise RequestError(502, f"model {target.model.name}/{target.version}: upstream answered {status}")
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        for hook in list(self.on_response):
+            try:
+                hook(event)
+            except Exception:  # a broken observer never breaks serving
+                log.exception("on_response hook failed")
+
+    async def _shadow(self, target: Target, payload: dict[str, Any], started: float) -> None:
+        try:
+            _, data = await self._forward(target, payload)
+            status = 200
+        except RequestError as err:
+            data, status = err.to_dict(), err.status
+        except Exception:  # noqa: BLE001 - a shadow never affects anyone
+            return
+        if self.on_response:
+            self._emit(self._event(target, payload, data, status, started, shadow=True))
+
+    def _event(self, target: Target, payload: dict[str, Any], data: Any, status: int,
+               started: float, shadow: bool) -> dict[str, Any]:
+        return {"model_name": target.model.name, "model_version": target.version,
+                "model_alias": target.alias, "shadow": shadow, "status": status,
+                "request": payload, "response": data,
+                "latency_ms": (time.perf_counter() - started) * 1000.0, "time": time.time()}
+
+    async def _route(self, request: Request, name: str, version: str | None,
+                     parse: Callable) -> tuple[Target, dict[str, Any], dict[str, Any], int]:
+        started = time.perf_counter()
+        table = self._model_table(name)
+        body = await self._body(request)
+        if version is not None:
+            target = table.by_version.get(version)
+            if target is None:
+                raise RequestError(404, f"model {name!r} version {version!r} is not deployed "
+                                   f"(deployed: {', '.join(table.by_version)})")
+            shadow = None
+        else:
+            target, shadow = table.pick(request.headers.get(self.sticky_header))
+        payload, rows = parse(body, target.model.columns, self.max_instances)
+        target, data = await self._forward(target, payload)
+        if shadow is not None:
+            task = asyncio.create_task(self._shadow(shadow, payload, started))
+            self._shadow_tasks.add(task)
+            task.add_done_callback(self._shadow_tasks.discard)
+        if self.on_response:
+            self._emit(self._event(target, payload, data, 200, started, shadow=False))
+        return target, payload, data, rows
+
+    @staticmethod
+    def _headers(target: Target) -> dict[str, str]:
+        return {"x-model-name": target.model.name, "x-model-version": target.version,
+                "x-model-alias": target.alias}
+
+    # ---- endpoints ----------------------------------------------------------
+    async def infer(self, request: Request) -> Response:
+        p = request.path_params
+        try:
+            target, _, data, _ = await self._route(request, p["name"], p.get("version"), v2_to_v2)
+        except RequestError as err:
+            return _error(err)
+        data["model_name"] = target.model.name
+        data["model_version"] = target.version
+        data["model_alias"] = target.alias
+        return _json(data, headers=self._headers(target))
+
+    async def predict(self, request: Request) -> Response:
+        table = self.table
+        try:
+            if table is None:
+                raise RequestError(503, "no model is deployed yet")
+            target, _, data, _ = await self._route(request, table.state.model, None, instances_to_v2)
+        except RequestError as err:
+            return _error(err)
+        outputs = data.get("outputs") or [{}]
+        preds = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in outputs[0].get("data", [])]
+        return _json({"predictions": preds, "model_name": target.model.name,
+                      "model_version": target.version, "model_alias": target.alias,
+                      "id": data.get("id")}, headers=self._headers(target))
+
+    async def live(self, request: Request) -> Response:
+        return _json({"live": True})
+
+    async def ready(self, request: Request) -> Response:
+        ok = self.table is not None and self.host.alive()
+        return _json({"ready": ok}, 200 if ok else 503)
+
+    async def server_metadata(self, request: Request) -> Response:
+        return _json({"name": "onepipe-gateway", "version": "1", "extensions": ["onepipe-routing"]})
+
+    async def model_ready(self, request: Request) -> Response:
+        p = request.path_params
+        try:
+            table = self._model_table(p["name"])
+        except RequestError as err:
+            return _error(err)
+        version = p.get("version")
+        ok = version is None or version in table.by_version
+        return _json({"name": p["name"], "ready": ok}, 200 if ok else 404)
+
+    async def model_metadata(self, request: Request) -> Response:
+        p = request.path_params
+        try:
+            table = self._model_table(p["name"])
+            target = table.champion if "version" not in p else table.by_version.get(p["version"])
+            if target is None:
+                raise RequestError(404, f"version {p['version']!r} is not deployed")
+        except RequestError as err:
+            return _error(err)
+        from onepipe.serve.gateway.validation import V2_TYPES
+
+        return _json({
+            "name": target.model.name, "versions": list(table.by_version), "platform": "mlflow",
+            "inputs": [{"name": c.name, "datatype": V2_TYPES.get(c.type, c.type), "shape": [-1, 1]}
+                       for c in target.model.columns],
+            "parameters": {"champion": table.state.champion, "challenger": table.state.challenger,
+                           "weights": table.state.weights, "shadow": table.state.shadow},
+        }, headers=self._headers(target))
+
+    # ---- admin (localhost only) -----------------------------------------------
+    def _local(self, request: Request) -> Response | None:
+        client = request.client.host if request.client else ""
+        if client not in LOCAL_CLIENTS:
+            return _json({"error": "admin API: only reachable from localhost"}, 403)
+        return None
+
+    async def admin_state(self, request: Request) -> Response:
+        if (denied := self._local(request)) is not None:
+            return denied
+        table = self.table
+        return _json({"state": table.state.to_dict() if table else None,
+                      "loaded": sorted(self.host.loaded_versions()), "mlserver": self.host.url})
+
+    async def admin_apply(self, request: Request) -> Response:
+        if (denied := self._local(request)) is not None:
+            return denied
+        from onepipe.errors import OnepipeError
+        from onepipe.serve.state import DeploymentState
+
+        try:
+            body = await self._body(request)
+            state = DeploymentState.from_dict(body["state"])
+        except RequestError as err:
+            return _error(err)
+        except (KeyError, TypeError, ValueError, OnepipeError) as exc:
+            return _json({"error": f"admin apply: bad state ({exc})"}, 400)
+        try:
+            await self.host.apply(state)
+        except OnepipeError as exc:
+            return _json({"error": str(exc)}, 409)
+        return _json({"state": state.to_dict(), "message": f"serving {state.describe()}"})
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/predict", self.predict, methods=["POST"]),
+            Route("/v2/models/{name}/infer", self.infer, methods=["POST"]),
+            Route("/v2/models/{name}/versions/{version}/infer", self.infer, methods=["POST"]),
+            Route("/v2/health/live", self.live, methods=["GET"]),
+            Route("/v2/health/ready", self.ready, methods=["GET"]),
+            Route("/v2", self.server_metadata, methods=["GET"]),
+            Route("/v2/models/{name}", self.model_metadata, methods=["GET"]),
+            Route("/v2/models/{name}/versions/{version}", self.model_metadata, methods=["GET"]),
+            Route("/v2/models/{name}/ready", self.model_ready, methods=["GET"]),
+            Route("/v2/models/{name}/versions/{version}/ready", self.model_ready, methods=["GET"]),
+            Route("/admin/state", self.admin_state, methods=["GET"]),
+            Route("/admin/apply", self.admin_apply, methods=["POST"]),
+        ]
+
+
+def build_app(gateway: Gateway, lifespan: Any = None) -> Starlette:
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _json({"error": f"{request.method} {request.url.path}: no such endpoint "
+                      "(expected POST /predict, POST /v2/models/NAME/infer, GET /v2/health/ready)"}, 404)
+
+    async def bad_method(request: Request, exc: Exception) -> Response:
+        return _json({"error": f"{request.method} {request.url.path}: method not allowed"}, 405)
+
+    async def crash(request: Request, exc: Exception) -> Response:  # a bug of ours, never a traceback
+        log.exception("gateway error")
+        return _json({"error": f"internal gateway error ({type(exc).__name__})"}, 500)
+
+    return Starlette(routes=gateway.routes(), lifespan=lifespan,
+                     exception_handlers={404: not_found, 405: bad_method, Exception: crash})

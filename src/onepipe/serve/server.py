@@ -1,0 +1,120 @@
+"""``onepipe serve``: MLServer + the gateway in the foreground, back in the last recorded state."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from onepipe.errors import NotFoundError, UsageError
+from onepipe.serve.state import DeploymentState
+
+if TYPE_CHECKING:
+    from onepipe.config import Settings
+    from onepipe.serve.gateway.app import Gateway
+
+BACKEND = "mlserver"
+
+
+def starting_state(settings: Settings) -> tuple[DeploymentState, str]:
+    """The last recorded local state, else the registry's champion (+ challenger at 0%)."""
+    from onepipe.serve.history import open_history
+    from onepipe.tracking.registry import CHALLENGER, CHAMPION, resolve_model
+
+    changes = open_history(settings).list(env=settings.env, backend=BACKEND,
+                                          model=settings.model_name, limit=1)
+    if changes:
+        return changes[0].state, f"restored change #{changes[0].id} ({changes[0].action})"
+    name = settings.model_name
+    try:
+        champion = resolve_model(settings, f"{name}@{CHAMPION}")
+    except NotFoundError as exc:
+        raise NotFoundError(f"nothing to serve: {exc} (run `onepipe run` then `onepipe promote`)") from None
+    try:
+        challenger = resolve_model(settings, f"{name}@{CHALLENGER}").version
+    except NotFoundError:
+        challenger = None
+    if challenger == champion.version:
+        challenger = None
+    state = DeploymentState(name, champion.version, challenger, 0, False, settings.serve.sticky)
+    return state, "registry aliases (no deployment recorded yet)"
+
+
+def check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"gateway port {host}:{port}: cannot listen ({exc.strerror}); "
+                             "expected a free port (pass --port or set serve.gateway.port)") from None
+
+
+def run_gateway(settings: Settings, *, host: str | None = None, port: int | None = None,
+                on_ready: Callable[[Gateway, DeploymentState, str], None] | None = None,
+                install_signal_handlers: bool = True) -> None:
+    """Blocks until Ctrl-C / SIGTERM; MLServer is stopped on the way out."""
+    import uvicorn
+
+    from onepipe.serve.gateway.app import Gateway, build_app
+    from onepipe.serve.gateway.worker import ModelHost
+    from onepipe.serve.history import open_history
+    from onepipe.serve.mlserver import MLServerWorker
+
+    cfg = settings.serve
+    host = host or cfg.gateway.host
+    port = cfg.gateway.port if port is None else port
+    check_port(host, port)
+    state, origin = starting_state(settings)
+    worker = MLServerWorker(settings.path(cfg.mlserver.workdir), port=cfg.mlserver.port,
+                            parallel_workers=cfg.mlserver.parallel_workers,
+                            startup_timeout=cfg.mlserver.startup_timeout_s,
+                            load_timeout=cfg.mlserver.load_timeout_s)
+    model_host = ModelHost(settings, worker)
+    gateway = Gateway(model_host, max_body_bytes=cfg.gateway.max_body_bytes,
+                      max_instances=cfg.gateway.max_instances,
+                      sticky_header=cfg.gateway.sticky_header,
+                      timeout=cfg.gateway.upstream_timeout_s)
+    failure: list[BaseException] = []
+    server: Any = None
+
+    @asynccontextmanager
+    async def lifespan(app: Any):
+        try:
+            await asyncio.to_thread(worker.start)
+            await model_host.open()
+            await model_host.apply(state)
+        except Exception as exc:  # reported after uvicorn exits, as one line
+            failure.append(exc)
+            server.should_exit = True
+        else:
+            if origin.startswith("registry"):
+                open_history(settings).record(env=settings.env, backend=BACKEND, action="serve",
+                                              user=settings.user, state=state, reason=origin)
+            if on_ready:
+                on_ready(gateway, state, f"http://{host}:{port}")
+        try:
+            yield
+        finally:
+            await model_host.close()
+            await asyncio.to_thread(worker.stop)
+
+    app = build_app(gateway, lifespan)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    if not install_signal_handlers:
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    try:
+        server.run()
+    finally:
+        worker.stop()
+    if failure:
+        from onepipe.errors import OnepipeError
+
+        exc = failure[0]
+        if isinstance(exc, OnepipeError):
+            raise exc
+        raise UsageError(f"serve: startup failed ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,111 @@
+"""The sweep's MLflow side, shared by both backends: the parent run, trial runs, the best model.
+
+Every trial run is a child of the sweep's parent run and carries ``onepipe.sweep``
+and ``onepipe.trial`` tags; the registered best model version points back to both.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from onepipe.config import Settings
+from onepipe.errors import NotFoundError
+from onepipe.tracking.client import client_for, experiment_id
+from onepipe.tracking.registry import CHALLENGER, ModelRef
+
+
+def start_parent_run(settings: Settings, sweep: str, backend: str, space: list) -> str:
+    from mlflow.entities import Param
+
+    from onepipe.tracking.gitinfo import git_state
+
+    client = client_for(settings)
+    tags = {
+        **git_state(settings.root).tags(),
+        "mlflow.runName": f"sweep-{sweep}",
+        "onepipe.kind": "sweep",
+        "onepipe.sweep": sweep,
+        "onepipe.sweep_backend": backend,
+        "onepipe.project": settings.project,
+        "onepipe.env": settings.env,
+        "onepipe.variant": settings.variant or "",
+        "onepipe.user": settings.user,
+        "onepipe.config_hash": settings.config_hash,
+        "onepipe.command": shlex.join(["onepipe", *sys.argv[1:]]),
+        "mlflow.user": settings.user,
+    }
+    run = client.create_run(experiment_id(settings), tags=tags, run_name=f"sweep-{sweep}")
+    run_id = run.info.run_id
+    cfg = settings.sweep
+    client.log_batch(run_id, params=[
+        Param("objective", f"{cfg.objective.type} {cfg.objective.objectiveMetricName}"),
+        Param("algorithm", cfg.algorithm.algorithmName),
+        Param("maxTrialCount", str(cfg.maxTrialCount)),
+        Param("parallelTrialCount", str(cfg.parallelTrialCount)),
+    ])
+    client.log_dict(run_id, settings.sweep.model_dump(by_alias=True, exclude_none=True),
+                    "onepipe/sweep.json")
+    return run_id
+
+
+def reopen_parent_run(settings: Settings, run_id: str) -> None:
+    client_for(settings).update_run(run_id, status="RUNNING")
+
+
+def finish_parent_run(settings: Settings, run_id: str, *, status: str, tags: dict[str, str],
+                      metrics: dict[str, float] | None = None) -> None:
+    from mlflow.entities import Metric, RunTag
+
+    client = client_for(settings)
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in (metrics or {}).items()],
+                     tags=[RunTag(k, v) for k, v in tags.items()])
+    client.set_terminated(run_id, status=status)
+
+
+def find_trial_run(settings: Settings, sweep: str, trial_name: str) -> str | None:
+    """The finished MLflow run of one trial (the latest, if a trial was retried)."""
+    client = client_for(settings)
+    runs = client.search_runs(
+        [experiment_id(settings)],
+        f"tags.`onepipe.sweep` = '{sweep}' and tags.`onepipe.trial` = '{trial_name}' "
+        "and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def register_best(settings: Settings, *, sweep: str, trial_name: str, trial_run_id: str,
+                  parent_run_id: str | None) -> ModelRef:
+    """Register the best trial's model as ``challenger``, tagged with the sweep it won."""
+    from onepipe.tracking.registry import register
+
+    client = client_for(settings)
+    run = client.get_run(trial_run_id)
+    model_hash = run.data.tags.get("onepipe.model_hash")
+    if not model_hash:
+        raise NotFoundError(f"trial {trial_name}: run {trial_run_id} has no logged model "
+                            "(expected the onepipe.model_hash tag the trial command sets)")
+    with tempfile.TemporaryDirectory() as tmp:
+        # The model was logged by the trial (maybe in a pod); fetch it from the artifact store.
+        local = client.download_artifacts(trial_run_id, "model", tmp)
+        ref, _ = register(settings, trial_run_id, Path(local), model_hash, alias=CHALLENGER)
+    # An identical model may already be registered: point challenger at it all the same.
+    client.set_registered_model_alias(ref.name, CHALLENGER, ref.version)
+    for key, value in {"onepipe.sweep": sweep, "onepipe.trial": trial_name,
+                       "onepipe.sweep_run": parent_run_id or ""}.items():
+        client.set_model_version_tag(ref.name, ref.version, key, value)
+    if parent_run_id:
+        client.set_tag(parent_run_id, "onepipe.model", f"{ref.name}/{ref.version}")
+        client.set_tag(parent_run_id, "onepipe.best_trial", trial_name)
+        client.set_tag(parent_run_id, "onepipe.best_run", trial_run_id)
+    return ModelRef(ref.name, ref.version, trial_run_id, ref.source, (CHALLENGER,))
+
+
+def best_params_json(params: dict) -> str:
+    return json.dumps(params, sort_keys=True, default=str)

@@ -1,0 +1,155 @@
+"""The one trial entrypoint both backends run: ``onepipe trial -p name=value ...``.
+
+``trial_spec`` builds the command (and the environment it expects) once; the
+local sweeper fills in sampled values, the Katib backend fills in
+``${trialParameters.<name>}``. ``run_trial`` is what the command does: run the
+pipeline with those params as a child of the sweep's MLflow run and print every
+metric, intermediate ones included, as Katib's StdOut collector reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from onepipe.config import Settings
+from onepipe.pipeline.protocol import StepResult
+from onepipe.sweep.metrics import metric_line
+
+# Environment the trial command reads in its CLI layer (never below it).
+ENV_TRACKING_URI = "ONEPIPE_TRACKING_URI"
+ENV_DATA_COMMIT = "ONEPIPE_DATA_COMMIT"
+ENV_ENV = "ONEPIPE_ENV"
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    argv: list[str]  # starts with "onepipe"
+    env: dict[str, str]
+
+    def shell(self) -> str:
+        return shlex.join(self.argv)
+
+
+def pinned_data(settings: Settings) -> dict[str, str]:
+    """Data-ref params pinned to commits, once per sweep, so every trial reads the same data."""
+    from onepipe.pipeline.execute import resolve_data_refs
+
+    return resolve_data_refs(settings, dict(settings.params))
+
+
+def _carried_overrides(settings: Settings, swept: set[str]) -> list[str]:
+    """The sweep command's own -p overrides that the trial must repeat (not the sweep's knobs)."""
+    keep = []
+    for item in settings.overrides:
+        key = item.partition("=")[0].strip()
+        if key in swept or key.startswith(("sweep.", "backends.sweep")):
+            continue
+        keep.append(item)
+    return keep
+
+
+def trial_spec(settings: Settings, *, values: dict[str, str], sweep: str, trial_name: str,
+               parent_run_id: str | None, data_commits: dict[str, str]) -> TrialSpec:
+    """The trial command; ``values`` are already strings (sampled values or Katib placeholders)."""
+    argv = ["onepipe", "trial", "--config", settings.config_file.name, "--sweep", sweep,
+            "--trial-name", trial_name]
+    if parent_run_id:
+        argv += ["--parent-run", parent_run_id]
+    if settings.variant:
+        argv += ["--variant", settings.variant]
+    for item in _carried_overrides(settings, set(values)):
+        argv += ["-p", item]
+    for name, value in values.items():
+        argv += ["-p", f"{name}={value}"]
+    env = {ENV_ENV: settings.env, ENV_TRACKING_URI: settings.tracking.uri}
+    if data_commits:
+        env[ENV_DATA_COMMIT] = ",".join(sorted(set(data_commits.values())))
+    return TrialSpec(argv, env)
+
+
+def data_overrides(settings: Settings, commits: str) -> list[str]:
+    """``ONEPIPE_DATA_COMMIT=repo@commit[,...]`` as -p overrides of the params naming those repos."""
+    out = []
+    by_repo = {c.split("@", 1)[0]: c for c in commits.split(",") if "@" in c}
+    for key, value in settings.params.items():
+        if isinstance(value, str) and value.split("@", 1)[0] in by_repo:
+            out.append(f"{key}={by_repo[value.split('@', 1)[0]]}")
+    return out
+
+
+class _MetricPrinter:
+    """Prints the model step's per-iteration history as soon as that step finishes."""
+
+    def __init__(self, settings: Settings, out: TextIO) -> None:
+        self.settings = settings
+        self.out = out
+        self.objective = settings.sweep.objective.objectiveMetricName
+
+    def step_started(self, task: str, cache_key: str) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        if result.name != self.settings.model.step or result.status not in ("done", "cached"):
+            return
+        history = result.outputs.get("history")
+        if history is None or not Path(history.path).is_file():
+            return
+        for row in json.loads(Path(history.path).read_text()):
+            for name, value in row.items():
+                if name != "step" and isinstance(value, int | float):
+                    self.out.write(metric_line(name, value) + "\n")
+            # The objective's intermediate curve (what medianstop / the pruner compare) is
+            # the validation score per iteration; the final value is the held-out score.
+            intermediate = row.get(f"validation_{self.objective}")
+            if intermediate is not None:
+                self.out.write(metric_line(self.objective, intermediate) + "\n")
+        self.out.flush()
+
+
+def run_trial(settings: Settings, *, sweep: str, trial_name: str, parent_run_id: str | None,
+              use_cache: bool, command: str, out: TextIO):
+    """Run the pipeline as one trial; returns the ``RunResult`` (``RunFailed`` propagates)."""
+    from onepipe.pipeline.execute import run_pipeline
+
+    # kind stays "pipeline": a trial is a pipeline run; these two tags tie it to its sweep.
+    tags = {"onepipe.sweep": sweep, "onepipe.trial": trial_name}
+    try:
+        result = run_pipeline(settings, use_cache=use_cache, listener=_MetricPrinter(settings, out),
+                              register=False, parent_run_id=parent_run_id, extra_tags=tags,
+                              command=command)
+    except KeyboardInterrupt:
+        _mark_killed(settings, sweep, trial_name)
+        raise
+    for name, value in sorted(result.metrics.items()):
+        out.write(metric_line(name, value) + "\n")
+    out.flush()
+    _attach_model(settings, result)
+    return result
+
+
+def _attach_model(settings: Settings, result) -> None:
+    """Log the trial's model with its run, so the best one can be registered from anywhere."""
+    from onepipe.tracking.client import client_for
+
+    model = result.step(settings.model.step).outputs[settings.model.output]
+    client = client_for(settings)
+    client.log_artifacts(result.run_id, str(model.path), "model")
+    client.set_tag(result.run_id, "onepipe.model_hash", model.hash)
+
+
+def _mark_killed(settings: Settings, sweep: str, trial_name: str) -> None:
+    """A trial stopped mid-run (pruned, Ctrl-C) must not stay RUNNING in MLflow."""
+    from onepipe.tracking.client import client_for, experiment_id
+
+    client = client_for(settings)
+    runs = client.search_runs(
+        [experiment_id(settings)],
+        f"tags.`onepipe.sweep` = '{sweep}' and tags.`onepipe.trial` = '{trial_name}' "
+        "and attributes.status = 'RUNNING'",
+    )
+    for run in runs:
+        client.set_terminated(run.info.run_id, status="KILLED")
