@@ -45,7 +45,7 @@ class RunFailed(OnepipeError):
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> str:
     """A ' (did you mean: a, b?)' suffix naming the closest candidates, or ''."""
     pool = sorted(set(candidates))
-    matches = difflib.get_close_matches(name, pool, n=n, cutoff=0.4)
+    matches = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
     if not matches:
         prefixed = [c for c in pool if c.startswith(name[:3])] if name else []
         matches = prefixed[:n]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from onepipe_testkit import FAST, run_onepipe
 
-from conftest import FAST, run_onepipe
 from onepipe.pipeline.execute import run_pipeline
 
 STEPS = ["ingest", "validate", "featurize", "train", "evaluate"]
@@ -76,6 +76,21 @@ def test_cli_run_in_a_real_process_reports_cache_hits_as_json(trained):
     assert data["executed"] == 0 and data["cache_hits"] == 5
     assert data["model_version"] == "1" and data["model_is_new"] is False
     assert "Traceback" not in res.err
+    # Nothing executed, so the MLflow record was queued; any MLflow reader of ours drains it first.
+    assert data["tracking"] == "queued" and data["run_id"] == ""
+    from onepipe.tracking.client import client_for
+
+    settings = trained.settings()
+    client = client_for(settings)
+    from onepipe.tracking import outbox
+
+    assert outbox.pending(settings.outbox_dir) == []
+    latest = client.search_runs([trained.result.experiment_id], "tags.`onepipe.kind` = 'pipeline'",
+                                order_by=["attributes.start_time DESC"], max_results=1)[0]
+    assert latest.data.tags["onepipe.executed"] == "0" and latest.data.tags["onepipe.model"] == "credit-risk/1"
+    children = client.search_runs([trained.result.experiment_id],
+                                  f"tags.`mlflow.parentRunId` = '{latest.info.run_id}'")
+    assert sorted(c.data.tags["onepipe.cache_hit"] for c in children) == ["true"] * 5
 
 
 @pytest.mark.slow

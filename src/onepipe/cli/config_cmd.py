@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 import yaml
 
-from onepipe.cli.common import ConfigOpt, EnvOpt, JsonOpt, ParamOpt, VariantOpt, out, print_json, resolve
+from onepipe.cli.common import (
+    ConfigOpt,
+    EnvOpt,
+    JsonOpt,
+    ParamOpt,
+    VariantOpt,
+    out,
+    print_json,
+    resolve,
+)
 
 app = typer.Typer(no_args_is_help=True)
 

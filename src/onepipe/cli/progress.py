@@ -64,6 +64,7 @@ def print_summary(console: Console, result, settings) -> None:
     if result.model_version:
         how = "registered as new version, alias challenger" if result.model_is_new else "unchanged model, existing version"
         console.print(f"model: {settings.model_name}/{result.model_version} ({how})")
-    console.print(f"run: {result.run_id}  data: {', '.join(result.data_refs.values()) or '-'}  "
+    run = result.run_id or "queued, written to MLflow in the background"
+    console.print(f"run: {run}  data: {', '.join(result.data_refs.values()) or '-'}  "
                   f"({result.duration:.2f}s, runner {result.runner})")
     console.print("UI: [bold]onepipe ui[/] then open http://127.0.0.1:5000")

@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 
 from onepipe.cli.common import (
-    ConfigOpt, EnvOpt, JsonOpt, ParamOpt, VariantOpt, err, out, print_json, resolve,
+    ConfigOpt,
+    EnvOpt,
+    JsonOpt,
+    ParamOpt,
+    VariantOpt,
+    err,
+    out,
+    print_json,
+    resolve,
 )
 
 
@@ -39,7 +47,7 @@ def run(
               + (f" · variant {settings.variant}" if settings.variant else "")
               + f" · runner {settings.backends.runner}")
     try:
-        result = run_pipeline(settings, use_cache=not no_cache, listener=StepProgress(err))
+        result = run_pipeline(settings, use_cache=not no_cache, listener=StepProgress(err), defer_tracking=True)
     except RunFailed as exc:
         if json_ and exc.result is not None:
             print_json(exc.result.to_dict())

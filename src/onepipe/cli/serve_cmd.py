@@ -9,7 +9,12 @@ import typer
 from onepipe.cli.common import ConfigOpt, EnvOpt, JsonOpt, err, out, print_json, resolve
 
 TargetOpt = Annotated[
-    str | None, typer.Option("--target", "-t", help="local (gateway + MLServer) or cluster (SeldonDeployment); default from backends.serve.")
+    str | None,
+    typer.Option(
+        "--target",
+        "-t",
+        help="local (gateway + MLServer) or cluster (SeldonDeployment); default from backends.serve.",
+    ),
 ]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-m", help="Why, recorded in the history.")]
 
@@ -23,9 +28,14 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    port: Annotated[int | None, typer.Option("--port", help="Gateway port (default serve.gateway.port).")] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Gateway host (default serve.gateway.host).")] = None,
-    config: ConfigOpt = None, env: EnvOpt = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Gateway port (default serve.gateway.port).")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Gateway host (default serve.gateway.host).")
+    ] = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
 ) -> None:
     """Run MLServer + the gateway in the foreground (Ctrl-C stops both), in the last recorded state."""
     from onepipe.serve.server import run_gateway
@@ -34,8 +44,10 @@ def serve(
     err.print(f"starting MLServer and the gateway for {settings.model_name} (env {settings.env})…")
 
     def ready(gateway, state, url: str) -> None:
-        err.print(f"[green]serving[/] {state.describe()} on {url}  "
-                  f"(MLServer {gateway.host.url}; POST {url}/predict, {url}/v2/models/{state.model}/infer)")
+        err.print(
+            f"[green]serving[/] {state.describe()} on {url}  "
+            f"(MLServer {gateway.host.url}; POST {url}/predict, {url}/v2/models/{state.model}/infer)"
+        )
         err.print("Ctrl-C to stop")
 
     run_gateway(settings, host=host, port=port, on_ready=ready)
@@ -51,27 +63,73 @@ def _print_change(change, message: str, json_: bool) -> None:
 
 
 def deploy(
-    canary: Annotated[int | None, typer.Option("--canary", help="Percent of requests for the challenger (default serve.canary).", min=0, max=100)] = None,
-    shadow: Annotated[bool | None, typer.Option("--shadow/--no-shadow", help="Challenger gets a copy of each request; the champion answers.")] = None,
-    sticky: Annotated[bool | None, typer.Option("--sticky/--no-sticky", help="Same sticky header value -> same model (A/B tests).")] = None,
-    champion: Annotated[str | None, typer.Option("--champion", help="Version to serve as champion (default: registry alias).")] = None,
-    challenger: Annotated[str | None, typer.Option("--challenger", help="Version to serve as challenger (default: registry alias).")] = None,
-    target: TargetOpt = None, reason: ReasonOpt = "",
-    config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+    canary: Annotated[
+        int | None,
+        typer.Option(
+            "--canary",
+            help="Percent of requests for the challenger (default serve.canary).",
+            min=0,
+            max=100,
+        ),
+    ] = None,
+    shadow: Annotated[
+        bool | None,
+        typer.Option(
+            "--shadow/--no-shadow",
+            help="Challenger gets a copy of each request; the champion answers.",
+        ),
+    ] = None,
+    sticky: Annotated[
+        bool | None,
+        typer.Option(
+            "--sticky/--no-sticky", help="Same sticky header value -> same model (A/B tests)."
+        ),
+    ] = None,
+    champion: Annotated[
+        str | None,
+        typer.Option("--champion", help="Version to serve as champion (default: registry alias)."),
+    ] = None,
+    challenger: Annotated[
+        str | None,
+        typer.Option(
+            "--challenger", help="Version to serve as challenger (default: registry alias)."
+        ),
+    ] = None,
+    target: TargetOpt = None,
+    reason: ReasonOpt = "",
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Route traffic between champion and challenger; swaps only after the models answer ready."""
     from onepipe.serve.deployments import deploy as do_deploy
 
     settings = resolve(config, env)
-    change, message = do_deploy(settings, canary=canary, shadow=shadow, sticky=sticky,
-                                champion=champion, challenger=challenger, target=target, reason=reason)
+    change, message = do_deploy(
+        settings,
+        canary=canary,
+        shadow=shadow,
+        sticky=sticky,
+        champion=champion,
+        challenger=challenger,
+        target=target,
+        reason=reason,
+    )
     _print_change(change, message, json_)
 
 
 def rollback(
-    to: Annotated[int | None, typer.Option("--to", help="History change number to restore (default: the one before the latest).")] = None,
-    target: TargetOpt = None, reason: ReasonOpt = "",
-    config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+    to: Annotated[
+        int | None,
+        typer.Option(
+            "--to", help="History change number to restore (default: the one before the latest)."
+        ),
+    ] = None,
+    target: TargetOpt = None,
+    reason: ReasonOpt = "",
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Return to the previous deployment state (or change N); registry aliases follow."""
     from onepipe.serve.deployments import rollback as do_rollback
@@ -82,8 +140,13 @@ def rollback(
 
 
 def history(
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Newest N changes.", min=1)] = None,
-    target: TargetOpt = None, config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Newest N changes.", min=1)
+    ] = None,
+    target: TargetOpt = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Every deployment change: when, who, which versions, which weights, why."""
     from onepipe.serve.deployments import history as get_history
@@ -99,8 +162,8 @@ def history(
     from rich.table import Table
 
     table = Table(show_edge=False)
-    for col in ("#", "time", "user", "action", "champion", "challenger", "weights", "reason"):
-        table.add_column(col)
+    for col in ("#", "time (UTC)", "user", "action", "champion", "challenger", "weights", "reason"):
+        table.add_column(col, no_wrap=col != "reason", overflow="fold")
     for c in changes:
         s = c.state
         weights = " / ".join(f"v{v} {w}%" for v, w in s.weights.items())
@@ -108,16 +171,32 @@ def history(
             weights += " (shadow)"
         elif s.sticky:
             weights += " (sticky)"
-        table.add_row(str(c.id), c.time[:19].replace("T", " "), c.user, c.action, s.champion,
-                      s.challenger or "-", weights, c.reason)
+        table.add_row(
+            str(c.id),
+            c.time[:19].replace("T", " "),
+            c.user,
+            c.action,
+            s.champion,
+            s.challenger or "-",
+            weights,
+            c.reason or "-",
+        )
     out.print(table)
 
 
 def predict(
-    model: Annotated[str, typer.Argument(help="NAME@ALIAS or NAME/VERSION, e.g. credit-risk@champion.")],
-    data: Annotated[str, typer.Argument(help="Data commit to score: REPO, REPO@BRANCH or REPO@COMMIT.")],
-    output_repo: Annotated[str, typer.Option("--output-repo", "-o", help="Repo for the predictions commit.")] = "predictions",
-    config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+    model: Annotated[
+        str, typer.Argument(help="NAME@ALIAS or NAME/VERSION, e.g. credit-risk@champion.")
+    ],
+    data: Annotated[
+        str, typer.Argument(help="Data commit to score: REPO, REPO@BRANCH or REPO@COMMIT.")
+    ],
+    output_repo: Annotated[
+        str, typer.Option("--output-repo", "-o", help="Repo for the predictions commit.")
+    ] = "predictions",
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Batch-score a data commit with the registry model; write predictions as a new data commit."""
     from onepipe.serve.batch import score_commit
@@ -128,5 +207,7 @@ def predict(
     if json_:
         print_json(result)
         return
-    out.print(f"{result['output']}: {result['rows']} predictions by {result['model']} "
-              f"on {result['input']}")
+    out.print(
+        f"{result['output']}: {result['rows']} predictions by {result['model']} "
+        f"on {result['input']}"
+    )

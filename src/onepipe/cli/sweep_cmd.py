@@ -17,18 +17,38 @@ from typing import Annotated
 import typer
 
 from onepipe.cli.common import (
-    ConfigOpt, EnvOpt, JsonOpt, ParamOpt, VariantOpt, err, out, print_json, resolve,
+    ConfigOpt,
+    EnvOpt,
+    JsonOpt,
+    ParamOpt,
+    VariantOpt,
+    err,
+    out,
+    print_json,
+    resolve,
 )
 
 TARGETS = {"local": "optuna", "cluster": "katib"}
 
-sweep_app = typer.Typer(help="Hyperparameter sweeps over the pipeline's params.", no_args_is_help=False,
-                        invoke_without_command=True)
-render_app = typer.Typer(help="Render cluster resources from the configuration.", no_args_is_help=True)
+sweep_app = typer.Typer(
+    help="Hyperparameter sweeps over the pipeline's params.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+render_app = typer.Typer(
+    help="Render cluster resources from the configuration.", no_args_is_help=True
+)
 
-NameOpt = Annotated[str | None, typer.Option("--name", help="Sweep name (default <project>-<env>[-<variant>]).")]
-TargetOpt = Annotated[str | None, typer.Option("--target", help="local (Optuna) or cluster (Katib); default backends.sweep.")]
-KubeconfigOpt = Annotated[str | None, typer.Option("--kubeconfig", help="Kubeconfig for --target cluster.")]
+NameOpt = Annotated[
+    str | None, typer.Option("--name", help="Sweep name (default <project>-<env>[-<variant>]).")
+]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option("--target", help="local (Optuna) or cluster (Katib); default backends.sweep."),
+]
+KubeconfigOpt = Annotated[
+    str | None, typer.Option("--kubeconfig", help="Kubeconfig for --target cluster.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -37,8 +57,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(render_app, name="render")
 
 
-def _sweeper(target: str | None, config, env, variant, params, name, kubeconfig=None,
-             timeout=None):
+def _sweeper(target: str | None, config, env, variant, params, name, kubeconfig=None, timeout=None):
     from onepipe.errors import UsageError
     from onepipe.plugins import load_backend
     from onepipe.sweep.protocol import SweepOptions
@@ -49,42 +68,66 @@ def _sweeper(target: str | None, config, env, variant, params, name, kubeconfig=
             raise UsageError(f"--target {target}: expected local or cluster")
         extra.append(f"backends.sweep={TARGETS[target]}")
     settings = resolve(config, env, variant, extra)
-    options = SweepOptions(name=name, child_env=dict(os.environ), kubeconfig=kubeconfig,
-                           timeout_s=timeout)
+    options = SweepOptions(
+        name=name, child_env=dict(os.environ), kubeconfig=kubeconfig, timeout_s=timeout
+    )
     return settings, load_backend("sweep", settings.backends.sweep)(settings, options)
 
 
 def _term_as_interrupt() -> None:
     """`kill` (SIGTERM) stops a sweep or trial as cleanly as Ctrl-C does."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt
+
     signal.signal(signal.SIGTERM, handler)
 
 
 @sweep_app.callback()
 def sweep(
     ctx: typer.Context,
-    config: ConfigOpt = None, env: EnvOpt = None, variant: VariantOpt = None, param: ParamOpt = None,
-    target: TargetOpt = None, name: NameOpt = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted sweep.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Trials execute every step.")] = False,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    param: ParamOpt = None,
+    target: TargetOpt = None,
+    name: NameOpt = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted sweep.")
+    ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Trials execute every step.")
+    ] = False,
     kubeconfig: KubeconfigOpt = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Cluster: stop following after S seconds.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Cluster: stop following after S seconds.")
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Run the sweep declared in onepipe.yaml; register the best trial's model as challenger."""
     if ctx.invoked_subcommand is not None:
-        ctx.obj = {"config": config, "env": env, "variant": variant, "param": param,
-                   "target": target, "name": name, "kubeconfig": kubeconfig, "json": json_}
+        ctx.obj = {
+            "config": config,
+            "env": env,
+            "variant": variant,
+            "param": param,
+            "target": target,
+            "name": name,
+            "kubeconfig": kubeconfig,
+            "json": json_,
+        }
         return
     from onepipe.sweep.progress import SweepProgress
 
     settings, sweeper = _sweeper(target, config, env, variant, param, name, kubeconfig, timeout)
+    sweeper.check()
     cfg = settings.sweep
-    err.print(f"[bold]sweep {sweeper.sweep}[/] · {sweeper.name} · {cfg.algorithm.algorithmName} · "
-              f"{cfg.objective.type} {cfg.objective.objectiveMetricName} · "
-              f"{cfg.maxTrialCount} trials, {cfg.parallelTrialCount} in parallel"
-              + (" · resuming" if resume else ""))
+    err.print(
+        f"[bold]sweep {sweeper.sweep}[/] · {sweeper.name} · {cfg.algorithm.algorithmName} · "
+        f"{cfg.objective.type} {cfg.objective.objectiveMetricName} · "
+        f"{cfg.maxTrialCount} trials, {cfg.parallelTrialCount} in parallel"
+        + (" · resuming" if resume else "")
+    )
     _term_as_interrupt()
     with SweepProgress(err, cfg.maxTrialCount) as progress:
         status = sweeper.run(resume=resume, use_cache=not no_cache, listener=progress)
@@ -101,14 +144,35 @@ def _from_parent(ctx: typer.Context, **given):
 
 
 @sweep_app.command("status")
-def status_cmd(ctx: typer.Context, name: NameOpt = None, config: ConfigOpt = None, env: EnvOpt = None,
-               variant: VariantOpt = None, target: TargetOpt = None, kubeconfig: KubeconfigOpt = None,
-               json_: JsonOpt = False) -> None:
+def status_cmd(
+    ctx: typer.Context,
+    name: NameOpt = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    target: TargetOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    json_: JsonOpt = False,
+) -> None:
     """Trials done/running/failed and the best so far (works while the sweep runs)."""
-    o = _from_parent(ctx, name=name, config=config, env=env, variant=variant, target=target,
-                     kubeconfig=kubeconfig)
-    settings, sweeper = _sweeper(o.get("target"), o.get("config"), o.get("env"), o.get("variant"),
-                                 o.get("param"), o.get("name"), o.get("kubeconfig"))
+    o = _from_parent(
+        ctx,
+        name=name,
+        config=config,
+        env=env,
+        variant=variant,
+        target=target,
+        kubeconfig=kubeconfig,
+    )
+    settings, sweeper = _sweeper(
+        o.get("target"),
+        o.get("config"),
+        o.get("env"),
+        o.get("variant"),
+        o.get("param"),
+        o.get("name"),
+        o.get("kubeconfig"),
+    )
     status = sweeper.status()
     if json_ or o.get("json"):
         print_json(status.to_dict())
@@ -117,16 +181,37 @@ def status_cmd(ctx: typer.Context, name: NameOpt = None, config: ConfigOpt = Non
 
 
 @sweep_app.command("best")
-def best_cmd(ctx: typer.Context, name: NameOpt = None, config: ConfigOpt = None, env: EnvOpt = None,
-             variant: VariantOpt = None, target: TargetOpt = None, kubeconfig: KubeconfigOpt = None,
-             json_: JsonOpt = False) -> None:
+def best_cmd(
+    ctx: typer.Context,
+    name: NameOpt = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    target: TargetOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    json_: JsonOpt = False,
+) -> None:
     """The best trial: its objective value, params and metrics."""
     from onepipe.errors import NotFoundError
 
-    o = _from_parent(ctx, name=name, config=config, env=env, variant=variant, target=target,
-                     kubeconfig=kubeconfig)
-    _, sweeper = _sweeper(o.get("target"), o.get("config"), o.get("env"), o.get("variant"),
-                          o.get("param"), o.get("name"), o.get("kubeconfig"))
+    o = _from_parent(
+        ctx,
+        name=name,
+        config=config,
+        env=env,
+        variant=variant,
+        target=target,
+        kubeconfig=kubeconfig,
+    )
+    _, sweeper = _sweeper(
+        o.get("target"),
+        o.get("config"),
+        o.get("env"),
+        o.get("variant"),
+        o.get("param"),
+        o.get("name"),
+        o.get("kubeconfig"),
+    )
     best = sweeper.best()
     if best is None:
         raise NotFoundError(f"sweep {sweeper.sweep!r} has no succeeded trial yet")
@@ -141,24 +226,37 @@ def best_cmd(ctx: typer.Context, name: NameOpt = None, config: ConfigOpt = None,
 
 def _print_status(status, settings) -> None:
     c = status.counts
-    err.print(f"sweep {status.name} ({status.backend}): {status.state} · "
-              f"{c.get('Succeeded', 0)} succeeded, {c.get('Running', 0)} running, "
-              f"{c.get('Failed', 0)} failed, {c.get('EarlyStopped', 0)} early-stopped "
-              f"of {status.max_trials}")
+    err.print(
+        f"sweep {status.name} ({status.backend}): {status.state} · "
+        f"{c.get('Succeeded', 0)} succeeded, {c.get('Running', 0)} running, "
+        f"{c.get('Failed', 0)} failed, {c.get('EarlyStopped', 0)} early-stopped "
+        f"of {status.max_trials}"
+    )
     if status.best:
         b = status.best
         params = " ".join(f"{k}={v}" for k, v in b.params.items())
         err.print(f"best: {b.name} {status.objective}={b.value:.4f} ({params})")
     if status.model_version:
-        err.print(f"model: {settings.model_name}/{status.model_version} (alias challenger, "
-                  f"parent run {status.parent_run_id})")
+        err.print(
+            f"model: {settings.model_name}/{status.model_version} (alias challenger, "
+            f"parent run {status.parent_run_id})"
+        )
 
 
 def trial(
-    config: ConfigOpt = None, env: EnvOpt = None, variant: VariantOpt = None, param: ParamOpt = None,
-    sweep_: Annotated[str, typer.Option("--sweep", help="The sweep this trial belongs to.")] = "adhoc",
-    trial_name: Annotated[str | None, typer.Option("--trial-name", help="Trial name (Katib: ${trialSpec.Name}).")] = None,
-    parent_run: Annotated[str | None, typer.Option("--parent-run", help="MLflow run id of the sweep.")] = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    param: ParamOpt = None,
+    sweep_: Annotated[
+        str, typer.Option("--sweep", help="The sweep this trial belongs to.")
+    ] = "adhoc",
+    trial_name: Annotated[
+        str | None, typer.Option("--trial-name", help="Trial name (Katib: ${trialSpec.Name}).")
+    ] = None,
+    parent_run: Annotated[
+        str | None, typer.Option("--parent-run", help="MLflow run id of the sweep.")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Execute every step.")] = False,
 ) -> None:
     """Run one trial: the pipeline with -p overrides, metrics printed as name=value lines."""
@@ -173,33 +271,53 @@ def trial(
         settings = resolve(config, env, variant, [*extra, *pins]) if pins else settings
     _term_as_interrupt()
     name = trial_name or f"{sweep_}-{os.getpid()}"
-    result = run_trial(settings, sweep=sweep_, trial_name=name, parent_run_id=parent_run,
-                       use_cache=not no_cache, command=shlex.join(["onepipe", *sys.argv[1:]]),
-                       out=sys.stdout)
-    err.print(f"trial {name}: run {result.run_id} ({result.executed} steps executed, "
-              f"{result.cache_hits} cached, {result.duration:.2f}s)")
+    result = run_trial(
+        settings,
+        sweep=sweep_,
+        trial_name=name,
+        parent_run_id=parent_run,
+        use_cache=not no_cache,
+        command=shlex.join(["onepipe", *sys.argv[1:]]),
+        out=sys.stdout,
+    )
+    err.print(
+        f"trial {name}: run {result.run_id} ({result.executed} steps executed, "
+        f"{result.cache_hits} cached, {result.duration:.2f}s)"
+    )
 
 
 @render_app.command("sweep")
 def render_sweep(
-    config: ConfigOpt = None, env: EnvOpt = None, variant: VariantOpt = None, param: ParamOpt = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    param: ParamOpt = None,
     name: NameOpt = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here (default stdout).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default stdout).")
+    ] = None,
 ) -> None:
     """The Katib Experiment for this sweep, validated against Katib's v1beta1 schema, as YAML."""
     import yaml
 
-    from onepipe.sweep.katib.experiment import build_experiment
+    from onepipe.sweep.katib.experiment import build_experiment, config_map
 
     settings = resolve(config, env, variant, param)
     experiment = build_experiment(settings, name=name, parent_run_id=None, pin_data=False)
-    text = yaml.safe_dump(experiment, sort_keys=False, width=100)
+    # The ConfigMap carries the project file the trial command reads; apply both together.
+    docs = [config_map(settings, experiment["metadata"]["name"]), experiment]
+    text = yaml.safe_dump_all(docs, sort_keys=False, width=100)
     if output is None:
         sys.stdout.write(text)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(f"# Rendered by `onepipe render sweep --env {settings.env}"
-                      + (f" --variant {settings.variant}" if settings.variant else "")
-                      + "`: do not edit, re-render.\n" + text)
-    err.print(f"wrote {output} (Experiment {experiment['metadata']['name']}, "
-              f"namespace {experiment['metadata']['namespace']})")
+    output.write_text(
+        f"# Rendered by `onepipe render sweep --env {settings.env}"
+        + (f" --variant {settings.variant}" if settings.variant else "")
+        + "`: do not edit, re-render.\n"
+        + text
+    )
+    err.print(
+        f"wrote {output} (Experiment {experiment['metadata']['name']}, "
+        f"namespace {experiment['metadata']['namespace']})"
+    )

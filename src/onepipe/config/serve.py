@@ -38,6 +38,8 @@ class SeldonConfig(Section):
     logger_mode: str = Field("all", pattern="^(all|request|response)$")
     service_account: str | None = None  # needs read access to the model store
     field_manager: str = "onepipe"
+    # After applying, wait this long for status.state Available (0: do not wait).
+    ready_timeout_s: float = Field(600.0, ge=0)
 
 
 class ServeConfig(Section):

@@ -74,6 +74,11 @@ class Settings(BaseModel):
         return self.root / ".onepipe"
 
     @property
+    def outbox_dir(self) -> Path:
+        """Tracking records waiting to be written to MLflow (see tracking/outbox.py)."""
+        return self.state_dir / "outbox"
+
+    @property
     def data_root(self) -> Path:
         return self.path(self.data.root)
 

@@ -56,6 +56,7 @@ class CacheEntry:
     outputs: dict[str, ArtifactRecord]
     source_run: str | None
     duration: float
+    notes: dict[str, Any]  # what later stages learned about this output (e.g. its model version)
 
 
 class StepCache:
@@ -77,7 +78,8 @@ class StepCache:
         }
         if any(not (r.path.exists() or r.schema.endswith("Metrics")) for r in outputs.values()):
             return None  # an output was removed by hand: treat as a miss
-        return CacheEntry(key, outputs, meta.get("source_run"), meta.get("duration", 0.0))
+        return CacheEntry(key, outputs, meta.get("source_run"), meta.get("duration", 0.0),
+                          meta.get("notes", {}))
 
     def staging(self) -> Path:
         path = self.root / ".staging" / uuid.uuid4().hex
@@ -103,14 +105,16 @@ class StepCache:
         return {n: ArtifactRecord(n, r.schema, final / "outputs" / n, r.hash, r.metadata)
                 for n, r in outputs.items()}
 
-    def annotate(self, key: str, source_run: str) -> None:
-        """Record which tracking run produced an entry, so later hits can name it."""
+    def annotate(self, key: str, source_run: str | None = None, **notes: Any) -> None:
+        """Record which tracking run produced an entry (so later hits can name it), and notes."""
         path = self._dir(key) / META
         try:
             meta = json.loads(path.read_text())
         except FileNotFoundError:
             return
-        meta["source_run"] = source_run
+        if source_run:
+            meta["source_run"] = source_run
+        meta.setdefault("notes", {}).update(notes)
         tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
         tmp.write_text(json.dumps(meta, indent=1, default=str))
         os.replace(tmp, path)

@@ -55,6 +55,7 @@ class RunResult:
             "duration_s": round(self.duration, 3), "metrics": self.metrics,
             "arguments": self.arguments, "data": self.data_refs,
             "model_version": self.model_version, "model_is_new": self.model_is_new,
+            "tracking": self.extra.get("tracking", "written"),
             "cache_hits": self.cache_hits, "executed": self.executed,
             "steps": [{"name": s.name, "status": s.status, "duration_s": round(s.duration, 4),
                        "cache_key": s.cache_key[:16], "source_run": s.source_run,
@@ -102,6 +103,7 @@ def run_pipeline(
     extra_tags: dict[str, str] | None = None,
     command: str | None = None,
     track: bool = True,
+    defer_tracking: bool = False,
 ) -> RunResult:
     started = time.perf_counter()
     ir = compile_ir(settings)
@@ -120,17 +122,24 @@ def run_pipeline(
                    pipeline_module=settings.pipeline.module, use_cache=use_cache)
 
     listeners: list[RunListener] = [listener or NullListener()]
-    tracker = None
+    tracker = target = None
+    run_name = f"{graph.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    # A CLI run that will execute nothing queues its MLflow record instead of importing MLflow.
+    deferred = track and defer_tracking and runner.fully_cached(plan)
     if track:
         from onepipe.tracking.gitinfo import git_state
-        from onepipe.tracking.tracker import MlflowTracker, lineage_tags
+        from onepipe.tracking.target import TrackingTarget
+        from onepipe.tracking.tracker import lineage_tags
 
-        tracker = MlflowTracker(settings, cache, parent_run_id=parent_run_id)
+        target = TrackingTarget.from_settings(settings)
         tags = lineage_tags(settings, git_state(settings.root), runner.name, data_refs,
                             command or shlex.join(["onepipe", *sys.argv[1:]]))
         tags.update(extra_tags or {})
-        tracker.start(run_name=f"{graph.name}-{time.strftime('%Y%m%d-%H%M%S')}",
-                      params=arguments, tags=tags, ir=ir)
+    if track and not deferred:
+        from onepipe.tracking.tracker import MlflowTracker
+
+        tracker = MlflowTracker(target, cache, parent_run_id=parent_run_id)
+        tracker.start(run_name=run_name, params=arguments, tags=tags, ir=ir)
         listeners.append(tracker)
 
     steps = runner.run(plan, _Fanout(listeners))
@@ -144,13 +153,36 @@ def run_pipeline(
     )
     final_tags: dict[str, str] = {"onepipe.cache_hits": str(result.cache_hits),
                                   "onepipe.executed": str(result.executed)}
-    if not failed and register and tracker:
+    model_step = next((s for s in steps if s.name == settings.model.step), None)
+    model = model_step.outputs.get(settings.model.output) if model_step and not failed else None
+
+    if deferred:
+        from onepipe.tracking import outbox
+        from onepipe.tracking.record import RunRecord, replay
+
+        record = RunRecord(
+            target=target, cache_root=str(cache.root), run_name=run_name, params=arguments, tags=tags,
+            ir=ir, steps=steps, metrics=metrics, final_tags=final_tags, parent_run_id=parent_run_id,
+            model={"path": str(model.path), "hash": model.hash, "step_key": model_step.cache_key}
+            if (register and model) else None,
+        )
+        notes = model_step.notes if model_step else {}
+        known = notes.get("model_version") if notes.get("tracking_uri") == settings.tracking_uri else None
+        if record.model is None or known:
+            outbox.enqueue(settings.outbox_dir, record)
+            outbox.spawn_writer(settings.outbox_dir)
+            result.model_version = known
+            result.extra["tracking"] = "queued"
+        else:  # the model's version is not known here: write now, synchronously
+            result.run_id, ref, result.model_is_new = replay(record)
+            result.model_version = ref.version if ref else None
+    elif register and model is not None and tracker:
         from onepipe.tracking.registry import register as register_model
 
-        model = next(s for s in steps if s.name == settings.model.step).outputs[settings.model.output]
         ref, is_new = register_model(settings, tracker.run_id, model.path, model.hash)
         result.model_version, result.model_is_new = ref.version, is_new
         final_tags["onepipe.model"] = f"{ref.name}/{ref.version}"
+        cache.annotate(model_step.cache_key, model_version=ref.version, tracking_uri=settings.tracking_uri)
     result.duration = time.perf_counter() - started
     if tracker:
         tracker.finish(metrics=metrics, tags=final_tags, failed=bool(failed))

@@ -33,6 +33,19 @@ class StepResult:
     outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
     source_run: str | None = None  # for a cache hit: the tracking run that produced the outputs
     error: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)  # from the cache entry of a hit
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in vars(self).items() if k != "outputs"}
+        data["outputs"] = {n: {"schema": a.schema, "path": str(a.path), "hash": a.hash,
+                               "metadata": a.metadata} for n, a in self.outputs.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepResult:
+        outputs = {n: ArtifactRecord(n, o["schema"], Path(o["path"]), o["hash"], o["metadata"])
+                   for n, o in data.get("outputs", {}).items()}
+        return cls(**{**data, "outputs": outputs})
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -65,6 +78,10 @@ class RunListener(Protocol):
 
 class Runner(Protocol):
     name: str
+
+    def fully_cached(self, plan: RunPlan) -> bool:
+        """True when every step would be a cache hit (checked without executing anything)."""
+        ...
 
     def run(self, plan: RunPlan, listener: RunListener) -> list[StepResult]:
         """Run every task in dependency order; stop at the first failure (later tasks 'skipped')."""

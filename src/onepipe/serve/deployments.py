@@ -36,10 +36,13 @@ def deployer_for(settings: Settings, target: str | None = None) -> Deployer:
     return load_backend("serve", backend).from_settings(settings)
 
 
-def history(settings: Settings, target: str | None = None, limit: int | None = None) -> list[Change]:
+def history(
+    settings: Settings, target: str | None = None, limit: int | None = None
+) -> list[Change]:
     deployer = deployer_for(settings, target)
-    return open_history(settings).list(env=settings.env, backend=deployer.backend,
-                                       model=settings.model_name, limit=limit)
+    return open_history(settings).list(
+        env=settings.env, backend=deployer.backend, model=settings.model_name, limit=limit
+    )
 
 
 def _refs(settings: Settings, state: DeploymentState) -> dict[str, ModelRef]:
@@ -48,12 +51,18 @@ def _refs(settings: Settings, state: DeploymentState) -> dict[str, ModelRef]:
     return {v: resolve_model(settings, f"{state.model}/{v}") for v in state.versions}
 
 
-def _apply(settings: Settings, deployer: Deployer, action: str, state: DeploymentState,
-           reason: str) -> tuple[Change, str]:
+def _apply(
+    settings: Settings, deployer: Deployer, action: str, state: DeploymentState, reason: str
+) -> tuple[Change, str]:
     message = deployer.apply(state, _refs(settings, state))
-    change = open_history(settings).record(env=settings.env, backend=deployer.backend,
-                                           action=action, user=settings.user, state=state,
-                                           reason=reason)
+    change = open_history(settings).record(
+        env=settings.env,
+        backend=deployer.backend,
+        action=action,
+        user=settings.user,
+        state=state,
+        reason=reason,
+    )
     return change, message
 
 
@@ -61,28 +70,41 @@ def current(settings: Settings, deployer: Deployer) -> DeploymentState | None:
     live = deployer.live()
     if live is not None:
         return live
-    last = open_history(settings).list(env=settings.env, backend=deployer.backend,
-                                       model=settings.model_name, limit=1)
+    last = open_history(settings).list(
+        env=settings.env, backend=deployer.backend, model=settings.model_name, limit=1
+    )
     return last[0].state if last else None
 
 
-def deploy(settings: Settings, *, canary: int | None = None, shadow: bool | None = None,
-           sticky: bool | None = None, champion: str | None = None, challenger: str | None = None,
-           target: str | None = None, reason: str = "") -> tuple[Change, str]:
+def deploy(
+    settings: Settings,
+    *,
+    canary: int | None = None,
+    shadow: bool | None = None,
+    sticky: bool | None = None,
+    champion: str | None = None,
+    challenger: str | None = None,
+    target: str | None = None,
+    reason: str = "",
+) -> tuple[Change, str]:
     """Route ``canary``% to the challenger (registry aliases unless versions are given)."""
     from onepipe.tracking.registry import CHALLENGER, CHAMPION, resolve_model
 
     name = settings.model_name
-    champ = resolve_model(settings, f"{name}/{champion}" if champion else f"{name}@{CHAMPION}").version
+    champ = str(
+        resolve_model(settings, f"{name}/{champion}" if champion else f"{name}@{CHAMPION}").version
+    )
     if challenger is None:
         try:
-            challenger = resolve_model(settings, f"{name}@{CHALLENGER}").version
+            challenger = str(resolve_model(settings, f"{name}@{CHALLENGER}").version)
         except NotFoundError:
             if canary or shadow:
-                raise UsageError(f"{name}: no challenger to route to (expected a version with alias "
-                                 "challenger: train one with `onepipe run`, or pass --challenger VERSION)") from None
+                raise UsageError(
+                    f"{name}: no challenger to route to (expected a version with alias "
+                    "challenger: train one with `onepipe run`, or pass --challenger VERSION)"
+                ) from None
     else:
-        challenger = resolve_model(settings, f"{name}/{challenger}").version
+        challenger = str(resolve_model(settings, f"{name}/{challenger}").version)
     if challenger == champ:
         challenger = None
     shadow = settings.serve.shadow if shadow is None else shadow
@@ -91,28 +113,39 @@ def deploy(settings: Settings, *, canary: int | None = None, shadow: bool | None
         canary = settings.serve.canary if challenger and not shadow else 0
     if challenger is None:
         if canary:
-            raise UsageError(f"--canary {canary}: version {champ} is champion and no other version is "
-                             "challenger (expected a challenger to send traffic to)")
+            raise UsageError(
+                f"--canary {canary}: version {champ} is champion and no other version is "
+                "challenger (expected a challenger to send traffic to)"
+            )
         shadow = False
     state = DeploymentState(name, champ, challenger, 0 if shadow else canary, shadow, sticky)
     deployer = deployer_for(settings, target)
-    return _apply(settings, deployer, "deploy", state, reason or f"deploy {state.describe()}")
+    return _apply(settings, deployer, "deploy", state, reason)
 
 
-def route_to_champion(settings: Settings, ref: ModelRef, previous: str | None,
-                      target: str | None = None, reason: str = "") -> tuple[Change, str] | None:
+def route_to_champion(
+    settings: Settings,
+    ref: ModelRef,
+    previous: str | None,
+    target: str | None = None,
+    reason: str = "",
+) -> tuple[Change, str] | None:
     """After the registry moved ``champion``: route 100% to it if a deployment exists."""
     deployer = deployer_for(settings, target)
+    version, previous = str(ref.version), (str(previous) if previous is not None else None)
     live = current(settings, deployer)
     if live is None:
         return None
-    state = DeploymentState(ref.name, ref.version, None, 0, False, live.sticky)
-    was = f" (was {previous})" if previous and previous != ref.version else ""
-    return _apply(settings, deployer, "promote", state,
-                  reason or f"promote version {ref.version} to champion{was}")
+    state = DeploymentState(ref.name, version, None, 0, False, live.sticky)
+    was = f" (was {previous})" if previous and previous != version else ""
+    return _apply(
+        settings, deployer, "promote", state, reason or f"registry champion -> v{version}{was}"
+    )
 
 
-def on_promote(settings: Settings, ref: ModelRef, previous: str | None) -> tuple[Change, str] | None:
+def on_promote(
+    settings: Settings, ref: ModelRef, previous: str | None
+) -> tuple[Change, str] | None:
     """Hook for ``onepipe promote``: keep serving in step with the registry.
 
     If routing fails the registry aliases are put back, so registry and serving agree.
@@ -122,13 +155,13 @@ def on_promote(settings: Settings, ref: ModelRef, previous: str | None) -> tuple
     try:
         return route_to_champion(settings, ref, previous)
     except DeployError:
-        _set_aliases(settings, DeploymentState(ref.name, previous, ref.version) if previous and
-                     previous != ref.version else None)
+        _set_aliases(settings, _undo(ref, previous))
         raise
 
 
-def promote(settings: Settings, version: str | None = None, target: str | None = None,
-            reason: str = "") -> tuple[ModelRef, str | None, tuple[Change, str] | None]:
+def promote(
+    settings: Settings, version: str | None = None, target: str | None = None, reason: str = ""
+) -> tuple[ModelRef, str | None, tuple[Change, str] | None]:
     """Registry promote (challenger -> champion) + route 100% to it when deployed."""
     from onepipe.tracking.registry import promote as registry_promote
 
@@ -136,14 +169,14 @@ def promote(settings: Settings, version: str | None = None, target: str | None =
     try:
         routed = route_to_champion(settings, ref, previous, target, reason)
     except Exception:
-        _set_aliases(settings, DeploymentState(ref.name, previous, ref.version) if previous and
-                     previous != ref.version else None)
+        _set_aliases(settings, _undo(ref, previous))
         raise
     return ref, previous, routed
 
 
-def rollback(settings: Settings, to: int | None = None, target: str | None = None,
-             reason: str = "") -> tuple[Change, str]:
+def rollback(
+    settings: Settings, to: int | None = None, target: str | None = None, reason: str = ""
+) -> tuple[Change, str]:
     """Restore the state before the latest change, or change ``to``; registry aliases follow."""
     deployer = deployer_for(settings, target)
     store = open_history(settings)
@@ -153,15 +186,25 @@ def rollback(settings: Settings, to: int | None = None, target: str | None = Non
     else:
         changes = store.list(limit=2, **kw)
         if len(changes) < 2:
-            raise UsageError(f"rollback: {len(changes)} deployment change(s) recorded for "
-                             f"{settings.model_name} ({deployer.backend}); nothing to return to "
-                             "(expected at least two, see `onepipe history`)")
+            raise UsageError(
+                f"rollback: {len(changes)} deployment change(s) recorded for "
+                f"{settings.model_name} ({deployer.backend}); nothing to return to "
+                "(expected at least two, see `onepipe history`)"
+            )
         source = changes[1]
     state = source.state
-    change, message = _apply(settings, deployer, "rollback", state,
-                             reason or f"rollback to change #{source.id} ({state.describe()})")
+    change, message = _apply(
+        settings, deployer, "rollback", state, reason or f"back to #{source.id}"
+    )
     _set_aliases(settings, state)
     return change, message
+
+
+def _undo(ref: ModelRef, previous: str | None) -> DeploymentState | None:
+    """The registry aliases as they were before a promote of ``ref``."""
+    if previous is None or str(previous) == str(ref.version):
+        return None
+    return DeploymentState(ref.name, str(previous), str(ref.version))
 
 
 def _set_aliases(settings: Settings, state: DeploymentState | None) -> None:

@@ -21,8 +21,20 @@ if TYPE_CHECKING:
     from onepipe.config import Settings
 
 TABLE = "onepipe_deployments"
-COLUMNS = ("time", "env", "backend", "action", "user_name", "model", "champion", "challenger",
-           "canary", "shadow", "sticky", "reason")
+COLUMNS = (
+    "time",
+    "env",
+    "backend",
+    "action",
+    "user_name",
+    "model",
+    "champion",
+    "challenger",
+    "canary",
+    "shadow",
+    "sticky",
+    "reason",
+)
 _DDL_COLUMNS = """
     time TEXT NOT NULL,
     env TEXT NOT NULL,
@@ -51,14 +63,23 @@ class Change:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "time": self.time, "env": self.env, "backend": self.backend,
-                "action": self.action, "user": self.user, **self.state.to_dict(),
-                "weights": self.state.weights, "reason": self.reason}
+        return {
+            "id": self.id,
+            "time": self.time,
+            "env": self.env,
+            "backend": self.backend,
+            "action": self.action,
+            "user": self.user,
+            **self.state.to_dict(),
+            "weights": self.state.weights,
+            "reason": self.reason,
+        }
 
 
 class HistoryStore(Protocol):
-    def record(self, *, env: str, backend: str, action: str, user: str,
-               state: DeploymentState, reason: str) -> Change: ...
+    def record(
+        self, *, env: str, backend: str, action: str, user: str, state: DeploymentState, reason: str
+    ) -> Change: ...
 
     def list(self, *, env: str, backend: str, model: str, limit: int | None = None) -> list[Change]:
         """Newest first."""
@@ -80,11 +101,24 @@ class _SqlHistory:
         with self._connect() as conn:
             conn.execute(self.ddl)
 
-    def record(self, *, env: str, backend: str, action: str, user: str,
-               state: DeploymentState, reason: str) -> Change:
+    def record(
+        self, *, env: str, backend: str, action: str, user: str, state: DeploymentState, reason: str
+    ) -> Change:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        values = (now, env, backend, action, user, state.model, state.champion, state.challenger,
-                  int(state.canary), int(state.shadow), int(state.sticky), reason)
+        values = (
+            now,
+            env,
+            backend,
+            action,
+            user,
+            state.model,
+            state.champion,
+            state.challenger,
+            int(state.canary),
+            int(state.shadow),
+            int(state.sticky),
+            reason,
+        )
         marks = ", ".join([self.mark] * len(COLUMNS))
         sql = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({marks}) RETURNING id"
         with self._connect() as conn:
@@ -93,8 +127,10 @@ class _SqlHistory:
 
     def list(self, *, env: str, backend: str, model: str, limit: int | None = None) -> list[Change]:
         m = self.mark
-        sql = (f"SELECT id, {', '.join(COLUMNS)} FROM {TABLE} "
-               f"WHERE env = {m} AND backend = {m} AND model = {m} ORDER BY id DESC")
+        sql = (
+            f"SELECT id, {', '.join(COLUMNS)} FROM {TABLE} "
+            f"WHERE env = {m} AND backend = {m} AND model = {m} ORDER BY id DESC"
+        )
         if limit:
             sql += f" LIMIT {int(limit)}"
         with self._connect() as conn:
@@ -103,21 +139,27 @@ class _SqlHistory:
 
     def get(self, change_id: int, *, env: str, backend: str, model: str) -> Change:
         m = self.mark
-        sql = (f"SELECT id, {', '.join(COLUMNS)} FROM {TABLE} "
-               f"WHERE id = {m} AND env = {m} AND backend = {m} AND model = {m}")
+        sql = (
+            f"SELECT id, {', '.join(COLUMNS)} FROM {TABLE} "
+            f"WHERE id = {m} AND env = {m} AND backend = {m} AND model = {m}"
+        )
         with self._connect() as conn:
             row = conn.execute(sql, (int(change_id), env, backend, model)).fetchone()
         if row is None:
             ids = [c.id for c in self.list(env=env, backend=backend, model=model, limit=20)]
             known = ", ".join(map(str, ids)) if ids else "none recorded"
-            raise NotFoundError(f"deployment change {change_id}: not found for {model} "
-                                f"({backend}, env {env}; recent: {known})")
+            raise NotFoundError(
+                f"deployment change {change_id}: not found for {model} "
+                f"({backend}, env {env}; recent: {known})"
+            )
         return _row_to_change(row)
 
 
 class SqliteHistory(_SqlHistory):
     mark = "?"
-    ddl = f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, {_DDL_COLUMNS})"
+    ddl = (
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, {_DDL_COLUMNS})"
+    )
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -132,8 +174,10 @@ class SqliteHistory(_SqlHistory):
 
 class PostgresHistory(_SqlHistory):
     mark = "%s"
-    ddl = (f"CREATE TABLE IF NOT EXISTS {TABLE} "
-           f"(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, {_DDL_COLUMNS})")
+    ddl = (
+        f"CREATE TABLE IF NOT EXISTS {TABLE} "
+        f"(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, {_DDL_COLUMNS})"
+    )
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -146,7 +190,9 @@ class PostgresHistory(_SqlHistory):
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"serve.history_url: cannot connect to PostgreSQL ({first})") from None
+            raise ConfigError(
+                f"serve.history_url: cannot connect to PostgreSQL ({first})"
+            ) from None
         return _Closing(conn)
 
 
@@ -164,10 +210,29 @@ class _Closing:
 
 
 def _row_to_change(row: tuple) -> Change:
-    (cid, time, env, backend, action, user, model, champion, challenger, canary, shadow, sticky,
-     reason) = row
-    state = DeploymentState(model=model, champion=champion, challenger=challenger,
-                            canary=int(canary), shadow=bool(shadow), sticky=bool(sticky))
+    (
+        cid,
+        time,
+        env,
+        backend,
+        action,
+        user,
+        model,
+        champion,
+        challenger,
+        canary,
+        shadow,
+        sticky,
+        reason,
+    ) = row
+    state = DeploymentState(
+        model=model,
+        champion=champion,
+        challenger=challenger,
+        canary=int(canary),
+        shadow=bool(shadow),
+        sticky=bool(sticky),
+    )
     return Change(int(cid), str(time), env, backend, action, user, state, reason)
 
 
@@ -176,8 +241,10 @@ def open_history(settings: Settings) -> HistoryStore:
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresHistory(url)
     if url.startswith("sqlite:///"):
-        url = url[len("sqlite:///"):]
+        url = url[len("sqlite:///") :]
     if "://" in url:
-        raise ConfigError(f"serve.history_url: unsupported {url.split('://')[0]!r} "
-                          "(expected a SQLite path or a postgresql:// URL)")
+        raise ConfigError(
+            f"serve.history_url: unsupported {url.split('://')[0]!r} "
+            "(expected a SQLite path or a postgresql:// URL)"
+        )
     return SqliteHistory(settings.path(url))

@@ -39,7 +39,9 @@ class LocalDeployer:
         except httpx.ConnectError:
             return None
         except httpx.HTTPError as exc:
-            raise DeployError(f"gateway at {self.admin_url}: {type(exc).__name__} ({exc})") from None
+            raise DeployError(
+                f"gateway at {self.admin_url}: {type(exc).__name__} ({exc})"
+            ) from None
 
     def live(self) -> DeploymentState | None:
         resp = self._request("GET", "/admin/state", timeout=5)
@@ -49,10 +51,14 @@ class LocalDeployer:
         return DeploymentState.from_dict(state) if state else None
 
     def apply(self, state: DeploymentState, models: dict[str, ModelRef]) -> str:
-        resp = self._request("POST", "/admin/apply", json={"state": state.to_dict()}, timeout=self.timeout)
+        resp = self._request(
+            "POST", "/admin/apply", json={"state": state.to_dict()}, timeout=self.timeout
+        )
         if resp is None:
-            return (f"recorded {state.describe()}; no gateway answers at {self.admin_url}, "
-                    "`onepipe serve` will start in this state")
+            return (
+                f"recorded {state.describe()}; no gateway answers at {self.admin_url}, "
+                "`onepipe serve` will start in this state"
+            )
         try:
             body = resp.json()
         except ValueError:

@@ -38,7 +38,9 @@ def model_settings(model: ServedModel) -> dict[str, Any]:
     }
 
 
-def server_settings(root: Path, http_port: int, grpc_port: int, parallel_workers: int) -> dict[str, Any]:
+def server_settings(
+    root: Path, http_port: int, grpc_port: int, parallel_workers: int
+) -> dict[str, Any]:
     return {
         "debug": False,
         "host": "127.0.0.1",
@@ -56,8 +58,15 @@ def server_settings(root: Path, http_port: int, grpc_port: int, parallel_workers
 class MLServerWorker:
     """One ``mlserver start`` subprocess; ``url`` once started."""
 
-    def __init__(self, workdir: Path, *, port: int = 0, parallel_workers: int = 0,
-                 startup_timeout: float = 60.0, load_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int = 0,
+        parallel_workers: int = 0,
+        startup_timeout: float = 60.0,
+        load_timeout: float = 120.0,
+    ) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.parallel_workers = parallel_workers
@@ -79,12 +88,21 @@ class MLServerWorker:
         settings = server_settings(self.workdir, self.port, free_port(), self.parallel_workers)
         (self.workdir / "settings.json").write_text(json.dumps(settings, indent=2))
         exe = Path(sys.executable).with_name("mlserver")
-        cmd = [str(exe) if exe.exists() else (shutil.which("mlserver") or "mlserver"),
-               "start", str(self.workdir)]
+        cmd = [
+            str(exe) if exe.exists() else (shutil.which("mlserver") or "mlserver"),
+            "start",
+            str(self.workdir),
+        ]
         log = self.log_path.open("ab")
         try:
-            self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         except OSError as exc:
             raise DeployError(f"cannot start MLServer ({exc.strerror}: {cmd[0]})") from None
         finally:
@@ -92,8 +110,10 @@ class MLServerWorker:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise DeployError(f"MLServer exited with code {self.proc.returncode} at start "
-                                  f"(last log line: {self._last_log_line()}; log {self.log_path})")
+                raise DeployError(
+                    f"MLServer exited with code {self.proc.returncode} at start "
+                    f"(last log line: {self._last_log_line()}; log {self.log_path})"
+                )
             try:
                 if httpx.get(f"{self.url}/v2/health/live", timeout=1).status_code == 200:
                     return
@@ -101,8 +121,9 @@ class MLServerWorker:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise DeployError(f"MLServer did not become live within {self.startup_timeout:.0f}s "
-                          f"(log {self.log_path})")
+        raise DeployError(
+            f"MLServer did not become live within {self.startup_timeout:.0f}s (log {self.log_path})"
+        )
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -127,21 +148,28 @@ class MLServerWorker:
         (folder / "model-settings.json").write_text(json.dumps(model_settings(model), indent=2))
         name = model.internal_name
         try:
-            resp = await client.post(f"{self.url}/v2/repository/models/{name}/load",
-                                     timeout=self.load_timeout)
+            resp = await client.post(
+                f"{self.url}/v2/repository/models/{name}/load", timeout=self.load_timeout
+            )
         except httpx.HTTPError as exc:
             await self._forget(client, name)
-            raise DeployError(f"{model.name}/{model.version}: MLServer did not answer the load "
-                              f"request ({type(exc).__name__})") from None
+            raise DeployError(
+                f"{model.name}/{model.version}: MLServer did not answer the load "
+                f"request ({type(exc).__name__})"
+            ) from None
         if resp.status_code != 200:
             await self._forget(client, name)
-            raise DeployError(f"{model.name}/{model.version} failed to load in MLServer: "
-                              f"{_error_text(resp)} (log {self.log_path})")
+            raise DeployError(
+                f"{model.name}/{model.version} failed to load in MLServer: "
+                f"{_error_text(resp)} (log {self.log_path})"
+            )
         ready = await client.get(f"{self.url}/v2/models/{name}/ready", timeout=10)
         if ready.status_code != 200:
             await self._forget(client, name)
-            raise DeployError(f"{model.name}/{model.version} loaded but is not ready "
-                              f"(MLServer answered {ready.status_code})")
+            raise DeployError(
+                f"{model.name}/{model.version} loaded but is not ready "
+                f"(MLServer answered {ready.status_code})"
+            )
 
     async def unload(self, client: Any, model: ServedModel) -> None:
         await self._forget(client, model.internal_name)
@@ -165,7 +193,11 @@ def _error_text(resp: Any) -> str:
     try:
         body = resp.json()
     except ValueError:
-        return resp.text.strip().splitlines()[0][:300] if resp.text.strip() else f"HTTP {resp.status_code}"
+        return (
+            resp.text.strip().splitlines()[0][:300]
+            if resp.text.strip()
+            else f"HTTP {resp.status_code}"
+        )
     if isinstance(body, dict):
         return str(body.get("error") or body.get("detail") or body)[:300]
     return str(body)[:300]

@@ -56,9 +56,11 @@ def local_path(settings: Settings, ref: ModelRef) -> Path:
     if parts.scheme in ("", "file"):
         path = Path(unquote(parts.path if parts.scheme else ref.source))
         if not (path / "MLmodel").is_file():
-            raise NotFoundError(f"{ref}: model artifacts not found at {path} (expected an MLmodel file)")
+            raise NotFoundError(
+                f"{ref}: model artifacts not found at {path} (expected an MLmodel file)"
+            )
         return path
-    dest = settings.state_dir / "serve" / "artifacts" / ref.name / ref.version
+    dest = settings.state_dir / "serve" / "artifacts" / ref.name / str(ref.version)
     if not (dest / "MLmodel").is_file():
         import mlflow.artifacts
 
@@ -66,8 +68,9 @@ def local_path(settings: Settings, ref: ModelRef) -> Path:
 
         client_for(settings)  # creates the tracking dir for sqlite URIs
         dest.mkdir(parents=True, exist_ok=True)
-        mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=str(dest),
-                                            tracking_uri=settings.tracking_uri)
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=ref.uri, dst_path=str(dest), tracking_uri=settings.tracking_uri
+        )
     return dest
 
 
@@ -75,7 +78,9 @@ def read_signature(path: Path) -> tuple[Column, ...]:
     meta = yaml.safe_load((path / "MLmodel").read_text()) or {}
     raw = (meta.get("signature") or {}).get("inputs")
     if not raw:
-        raise NotFoundError(f"{path}: the model has no input signature (expected one logged with the model)")
+        raise NotFoundError(
+            f"{path}: the model has no input signature (expected one logged with the model)"
+        )
     specs = json.loads(raw) if isinstance(raw, str) else raw
     cols = []
     for spec in specs:
@@ -104,5 +109,12 @@ def read_example(path: Path, columns: tuple[Column, ...]) -> dict[str, list] | N
 def served_model(settings: Settings, ref: ModelRef) -> ServedModel:
     path = local_path(settings, ref)
     columns = read_signature(path)
-    return ServedModel(ref.name, ref.version, ref.run_id, ref.source, path, columns,
-                       read_example(path, columns))
+    return ServedModel(
+        ref.name,
+        str(ref.version),
+        ref.run_id,
+        ref.source,
+        path,
+        columns,
+        read_example(path, columns),
+    )

@@ -23,20 +23,23 @@ def starting_state(settings: Settings) -> tuple[DeploymentState, str]:
     from onepipe.serve.history import open_history
     from onepipe.tracking.registry import CHALLENGER, CHAMPION, resolve_model
 
-    changes = open_history(settings).list(env=settings.env, backend=BACKEND,
-                                          model=settings.model_name, limit=1)
+    changes = open_history(settings).list(
+        env=settings.env, backend=BACKEND, model=settings.model_name, limit=1
+    )
     if changes:
         return changes[0].state, f"restored change #{changes[0].id} ({changes[0].action})"
     name = settings.model_name
     try:
         champion = resolve_model(settings, f"{name}@{CHAMPION}")
     except NotFoundError as exc:
-        raise NotFoundError(f"nothing to serve: {exc} (run `onepipe run` then `onepipe promote`)") from None
+        raise NotFoundError(
+            f"nothing to serve: {exc} (run `onepipe run` then `onepipe promote`)"
+        ) from None
     try:
-        challenger = resolve_model(settings, f"{name}@{CHALLENGER}").version
+        challenger = str(resolve_model(settings, f"{name}@{CHALLENGER}").version)
     except NotFoundError:
         challenger = None
-    if challenger == champion.version:
+    if challenger == str(champion.version):
         challenger = None
     state = DeploymentState(name, champion.version, challenger, 0, False, settings.serve.sticky)
     return state, "registry aliases (no deployment recorded yet)"
@@ -48,13 +51,20 @@ def check_port(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise UsageError(f"gateway port {host}:{port}: cannot listen ({exc.strerror}); "
-                             "expected a free port (pass --port or set serve.gateway.port)") from None
+            raise UsageError(
+                f"gateway port {host}:{port}: cannot listen ({exc.strerror}); "
+                "expected a free port (pass --port or set serve.gateway.port)"
+            ) from None
 
 
-def run_gateway(settings: Settings, *, host: str | None = None, port: int | None = None,
-                on_ready: Callable[[Gateway, DeploymentState, str], None] | None = None,
-                install_signal_handlers: bool = True) -> None:
+def run_gateway(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    on_ready: Callable[[Gateway, DeploymentState, str], None] | None = None,
+    install_signal_handlers: bool = True,
+) -> None:
     """Blocks until Ctrl-C / SIGTERM; MLServer is stopped on the way out."""
     import uvicorn
 
@@ -68,15 +78,21 @@ def run_gateway(settings: Settings, *, host: str | None = None, port: int | None
     port = cfg.gateway.port if port is None else port
     check_port(host, port)
     state, origin = starting_state(settings)
-    worker = MLServerWorker(settings.path(cfg.mlserver.workdir), port=cfg.mlserver.port,
-                            parallel_workers=cfg.mlserver.parallel_workers,
-                            startup_timeout=cfg.mlserver.startup_timeout_s,
-                            load_timeout=cfg.mlserver.load_timeout_s)
+    worker = MLServerWorker(
+        settings.path(cfg.mlserver.workdir),
+        port=cfg.mlserver.port,
+        parallel_workers=cfg.mlserver.parallel_workers,
+        startup_timeout=cfg.mlserver.startup_timeout_s,
+        load_timeout=cfg.mlserver.load_timeout_s,
+    )
     model_host = ModelHost(settings, worker)
-    gateway = Gateway(model_host, max_body_bytes=cfg.gateway.max_body_bytes,
-                      max_instances=cfg.gateway.max_instances,
-                      sticky_header=cfg.gateway.sticky_header,
-                      timeout=cfg.gateway.upstream_timeout_s)
+    gateway = Gateway(
+        model_host,
+        max_body_bytes=cfg.gateway.max_body_bytes,
+        max_instances=cfg.gateway.max_instances,
+        sticky_header=cfg.gateway.sticky_header,
+        timeout=cfg.gateway.upstream_timeout_s,
+    )
     failure: list[BaseException] = []
     server: Any = None
 
@@ -91,8 +107,14 @@ def run_gateway(settings: Settings, *, host: str | None = None, port: int | None
             server.should_exit = True
         else:
             if origin.startswith("registry"):
-                open_history(settings).record(env=settings.env, backend=BACKEND, action="serve",
-                                              user=settings.user, state=state, reason=origin)
+                open_history(settings).record(
+                    env=settings.env,
+                    backend=BACKEND,
+                    action="serve",
+                    user=settings.user,
+                    state=state,
+                    reason=origin,
+                )
             if on_ready:
                 on_ready(gateway, state, f"http://{host}:{port}")
         try:
@@ -102,13 +124,30 @@ def run_gateway(settings: Settings, *, host: str | None = None, port: int | None
             await asyncio.to_thread(worker.stop)
 
     app = build_app(gateway, lifespan)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=10)
+    try:
+        import uvloop  # noqa: F401 - a faster event loop when installed (MLServer depends on it)
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        loop=loop,
+    )
     server = uvicorn.Server(config)
+    gateway.request_stop = lambda: setattr(server, "should_exit", True)  # for embedding callers
     if not install_signal_handlers:
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     try:
         server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its clean shutdown: we are done
+        pass
     finally:
         worker.stop()
     if failure:

@@ -20,11 +20,18 @@ class DeploymentState:
     sticky: bool = False  # route by the sticky header's value (same user -> same model)
 
     def __post_init__(self) -> None:
+        # The registry hands out versions as int or str depending on the store: keep text.
+        object.__setattr__(self, "champion", str(self.champion))
+        if self.challenger is not None:
+            object.__setattr__(self, "challenger", str(self.challenger))
+        object.__setattr__(self, "canary", int(self.canary))
         if not 0 <= int(self.canary) <= 100:
             raise UsageError(f"canary: expected a percentage 0..100, found {self.canary}")
         if self.challenger is None and (self.canary or self.shadow):
-            raise UsageError("canary/shadow: there is no challenger to send traffic to "
-                             "(expected a registered version with alias challenger)")
+            raise UsageError(
+                "canary/shadow: there is no challenger to send traffic to "
+                "(expected a registered version with alias challenger)"
+            )
         if self.challenger is not None and self.challenger == self.champion:
             raise UsageError(f"challenger: version {self.challenger} is already the champion")
 
@@ -44,10 +51,14 @@ class DeploymentState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeploymentState:
-        return cls(model=str(data["model"]), champion=str(data["champion"]),
-                   challenger=None if data.get("challenger") in (None, "") else str(data["challenger"]),
-                   canary=int(data.get("canary") or 0), shadow=bool(data.get("shadow")),
-                   sticky=bool(data.get("sticky")))
+        return cls(
+            model=str(data["model"]),
+            champion=str(data["champion"]),
+            challenger=None if data.get("challenger") in (None, "") else str(data["challenger"]),
+            canary=int(data.get("canary") or 0),
+            shadow=bool(data.get("shadow")),
+            sticky=bool(data.get("sticky")),
+        )
 
     def promoted(self) -> DeploymentState:
         """The challenger becomes the champion at 100%."""
@@ -60,5 +71,7 @@ class DeploymentState:
             return f"{self.model} v{self.champion} 100%"
         if self.shadow:
             return f"{self.model} v{self.champion} 100% + v{self.challenger} shadow"
-        return (f"{self.model} v{self.champion} {100 - self.canary}% / "
-                f"v{self.challenger} {self.canary}%" + (" (sticky)" if self.sticky else ""))
+        return (
+            f"{self.model} v{self.champion} {100 - self.canary}% / "
+            f"v{self.challenger} {self.canary}%" + (" (sticky)" if self.sticky else "")
+        )

@@ -19,14 +19,30 @@ from onepipe.sweep.space import SearchParam, medianstop_settings
 SAMPLERS: dict[str, tuple[str, dict[str, str]]] = {
     "random": ("RandomSampler", {"random_state": "seed"}),
     "grid": ("GridSampler", {"random_state": "seed"}),
-    "tpe": ("TPESampler", {"random_state": "seed", "n_startup_trials": "n_startup_trials",
-                           "n_ei_candidates": "n_ei_candidates"}),
-    "multivariate-tpe": ("TPESampler", {"random_state": "seed", "n_startup_trials": "n_startup_trials",
-                                        "n_ei_candidates": "n_ei_candidates"}),
-    "cmaes": ("CmaEsSampler", {"random_state": "seed", "sigma": "sigma0",
-                               "restart_strategy": "restart_strategy"}),
-    "bayesianoptimization": ("GPSampler", {"random_state": "seed",
-                                           "n_initial_points": "n_startup_trials"}),
+    "tpe": (
+        "TPESampler",
+        {
+            "random_state": "seed",
+            "n_startup_trials": "n_startup_trials",
+            "n_ei_candidates": "n_ei_candidates",
+        },
+    ),
+    "multivariate-tpe": (
+        "TPESampler",
+        {
+            "random_state": "seed",
+            "n_startup_trials": "n_startup_trials",
+            "n_ei_candidates": "n_ei_candidates",
+        },
+    ),
+    "cmaes": (
+        "CmaEsSampler",
+        {"random_state": "seed", "sigma": "sigma0", "restart_strategy": "restart_strategy"},
+    ),
+    "bayesianoptimization": (
+        "GPSampler",
+        {"random_state": "seed", "n_initial_points": "n_startup_trials"},
+    ),
 }
 # Optional packages some Optuna samplers need; checked before the sweep starts.
 NEEDS = {"CmaEsSampler": "cmaes", "GPSampler": "torch"}
@@ -64,7 +80,8 @@ def sampler_kwargs(settings: Settings) -> tuple[str, dict[str, Any]]:
         if key not in known:
             raise ConfigError(
                 f"{settings.config_file.name}: sweep.algorithm.algorithmSettings.{key}: not a setting "
-                f"of {algo.algorithmName} (expected one of: {', '.join(sorted(known))})")
+                f"of {algo.algorithmName} (expected one of: {', '.join(sorted(known))})"
+            )
         kwargs[known[key]] = value
     if algo.algorithmName == "multivariate-tpe":
         kwargs["multivariate"] = True
@@ -79,7 +96,8 @@ def check_local(settings: Settings) -> None:
         raise ConfigError(
             f"{settings.config_file.name}: sweep.algorithm.algorithmName: "
             f"{settings.sweep.algorithm.algorithmName} runs locally on Optuna's {cls}, which needs "
-            f"the '{package}' package (not installed here); Katib runs it on the cluster")
+            f"the '{package}' package (not installed here); Katib runs it on the cluster"
+        )
 
 
 def make_sampler(settings: Settings, space: list[SearchParam]):
@@ -99,8 +117,9 @@ def make_pruner(settings: Settings):
     if ms is None:
         return optuna.pruners.NopPruner()
     # Katib: decide after `start_step` reports once `min_trials_required` trials completed.
-    return optuna.pruners.MedianPruner(n_startup_trials=ms["min_trials_required"],
-                                       n_warmup_steps=ms["start_step"] - 1)
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=ms["min_trials_required"], n_warmup_steps=ms["start_step"] - 1
+    )
 
 
 def grid_size(space: list[SearchParam]) -> int:

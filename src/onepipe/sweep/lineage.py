@@ -42,14 +42,18 @@ def start_parent_run(settings: Settings, sweep: str, backend: str, space: list) 
     run = client.create_run(experiment_id(settings), tags=tags, run_name=f"sweep-{sweep}")
     run_id = run.info.run_id
     cfg = settings.sweep
-    client.log_batch(run_id, params=[
-        Param("objective", f"{cfg.objective.type} {cfg.objective.objectiveMetricName}"),
-        Param("algorithm", cfg.algorithm.algorithmName),
-        Param("maxTrialCount", str(cfg.maxTrialCount)),
-        Param("parallelTrialCount", str(cfg.parallelTrialCount)),
-    ])
-    client.log_dict(run_id, settings.sweep.model_dump(by_alias=True, exclude_none=True),
-                    "onepipe/sweep.json")
+    client.log_batch(
+        run_id,
+        params=[
+            Param("objective", f"{cfg.objective.type} {cfg.objective.objectiveMetricName}"),
+            Param("algorithm", cfg.algorithm.algorithmName),
+            Param("maxTrialCount", str(cfg.maxTrialCount)),
+            Param("parallelTrialCount", str(cfg.parallelTrialCount)),
+        ],
+    )
+    client.log_dict(
+        run_id, settings.sweep.model_dump(by_alias=True, exclude_none=True), "onepipe/sweep.json"
+    )
     return run_id
 
 
@@ -57,14 +61,23 @@ def reopen_parent_run(settings: Settings, run_id: str) -> None:
     client_for(settings).update_run(run_id, status="RUNNING")
 
 
-def finish_parent_run(settings: Settings, run_id: str, *, status: str, tags: dict[str, str],
-                      metrics: dict[str, float] | None = None) -> None:
+def finish_parent_run(
+    settings: Settings,
+    run_id: str,
+    *,
+    status: str,
+    tags: dict[str, str],
+    metrics: dict[str, float] | None = None,
+) -> None:
     from mlflow.entities import Metric, RunTag
 
     client = client_for(settings)
     now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in (metrics or {}).items()],
-                     tags=[RunTag(k, v) for k, v in tags.items()])
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in (metrics or {}).items()],
+        tags=[RunTag(k, v) for k, v in tags.items()],
+    )
     client.set_terminated(run_id, status=status)
 
 
@@ -75,13 +88,15 @@ def find_trial_run(settings: Settings, sweep: str, trial_name: str) -> str | Non
         [experiment_id(settings)],
         f"tags.`onepipe.sweep` = '{sweep}' and tags.`onepipe.trial` = '{trial_name}' "
         "and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"], max_results=1,
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
     )
     return runs[0].info.run_id if runs else None
 
 
-def register_best(settings: Settings, *, sweep: str, trial_name: str, trial_run_id: str,
-                  parent_run_id: str | None) -> ModelRef:
+def register_best(
+    settings: Settings, *, sweep: str, trial_name: str, trial_run_id: str, parent_run_id: str | None
+) -> ModelRef:
     """Register the best trial's model as ``challenger``, tagged with the sweep it won."""
     from onepipe.tracking.registry import register
 
@@ -89,16 +104,21 @@ def register_best(settings: Settings, *, sweep: str, trial_name: str, trial_run_
     run = client.get_run(trial_run_id)
     model_hash = run.data.tags.get("onepipe.model_hash")
     if not model_hash:
-        raise NotFoundError(f"trial {trial_name}: run {trial_run_id} has no logged model "
-                            "(expected the onepipe.model_hash tag the trial command sets)")
+        raise NotFoundError(
+            f"trial {trial_name}: run {trial_run_id} has no logged model "
+            "(expected the onepipe.model_hash tag the trial command sets)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         # The model was logged by the trial (maybe in a pod); fetch it from the artifact store.
         local = client.download_artifacts(trial_run_id, "model", tmp)
         ref, _ = register(settings, trial_run_id, Path(local), model_hash, alias=CHALLENGER)
     # An identical model may already be registered: point challenger at it all the same.
     client.set_registered_model_alias(ref.name, CHALLENGER, ref.version)
-    for key, value in {"onepipe.sweep": sweep, "onepipe.trial": trial_name,
-                       "onepipe.sweep_run": parent_run_id or ""}.items():
+    for key, value in {
+        "onepipe.sweep": sweep,
+        "onepipe.trial": trial_name,
+        "onepipe.sweep_run": parent_run_id or "",
+    }.items():
         client.set_model_version_tag(ref.name, ref.version, key, value)
     if parent_run_id:
         client.set_tag(parent_run_id, "onepipe.model", f"{ref.name}/{ref.version}")

@@ -17,6 +17,8 @@ def sweep_name(settings: Settings, name: str | None = None) -> str:
         parts = [settings.project, settings.env, settings.variant or ""]
         name = re.sub(r"[^a-z0-9-]+", "-", "-".join(p for p in parts if p).lower()).strip("-")
     if not _DNS.match(name) or len(name) > 40:
-        raise UsageError(f"sweep name {name!r}: expected lowercase letters, digits and '-', "
-                         "starting and ending with a letter or digit, at most 40 characters")
+        raise UsageError(
+            f"sweep name {name!r}: expected lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 40 characters"
+        )
     return name

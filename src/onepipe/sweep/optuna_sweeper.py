@@ -25,8 +25,15 @@ from onepipe.sweep import algorithms, lineage
 from onepipe.sweep.metrics import Observation, parse_line
 from onepipe.sweep.naming import sweep_name
 from onepipe.sweep.protocol import (
-    EARLY_STOPPED, FAILED, RUNNING, SUCCEEDED, NullSweepListener, SweepListener, SweepOptions,
-    SweepStatus, TrialRecord,
+    EARLY_STOPPED,
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    NullSweepListener,
+    SweepListener,
+    SweepOptions,
+    SweepStatus,
+    TrialRecord,
 )
 from onepipe.sweep.space import SearchParam, check_space
 from onepipe.sweep.trial import pinned_data, trial_spec
@@ -47,8 +54,13 @@ class _Running:
 class OptunaSweeper:
     name = "optuna"
 
-    def __init__(self, settings: Settings, options: SweepOptions | None = None, *,
-                 launcher: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        options: SweepOptions | None = None,
+        *,
+        launcher: list[str] | None = None,
+    ) -> None:
         options = options or SweepOptions()
         self.settings = settings
         self.sweep = sweep_name(settings, options.name)
@@ -69,19 +81,32 @@ class OptunaSweeper:
         import optuna
 
         if not self.db.exists():
-            raise NotFoundError(f"sweep {self.sweep!r} not found (no study at {self.db}; "
-                                "start it with `onepipe sweep`)")
+            raise NotFoundError(
+                f"sweep {self.sweep!r} not found (no study at {self.db}; "
+                "start it with `onepipe sweep`)"
+            )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         return optuna.load_study(study_name=self.sweep, storage=self.storage)
 
     def _signature(self) -> str:
         """What must not change between a sweep and its resume: the space and the config."""
-        return json.dumps({"sweep": self.settings.sweep.model_dump(by_alias=True),
-                           "config_hash": self.settings.config_hash}, sort_keys=True, default=str)
+        return json.dumps(
+            {
+                "sweep": self.settings.sweep.model_dump(by_alias=True),
+                "config_hash": self.settings.config_hash,
+            },
+            sort_keys=True,
+            default=str,
+        )
 
     # ---- Sweeper protocol ---------------------------------------------------
-    def run(self, *, resume: bool = False, use_cache: bool = True,
-            listener: SweepListener | None = None) -> SweepStatus:
+    def check(self) -> None:
+        check_space(self.settings, local=True)
+        algorithms.check_local(self.settings)
+
+    def run(
+        self, *, resume: bool = False, use_cache: bool = True, listener: SweepListener | None = None
+    ) -> SweepStatus:
         import optuna
 
         listener = listener or NullSweepListener()
@@ -92,14 +117,18 @@ class OptunaSweeper:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         cfg = self.settings.sweep
         if self.db.exists() and not resume:
-            raise UsageError(f"sweep {self.sweep!r} already exists: pass --resume to continue it, "
-                             "or --name NAME to start another")
+            raise UsageError(
+                f"sweep {self.sweep!r} already exists: pass --resume to continue it, "
+                "or --name NAME to start another"
+            )
         if resume:
             study = self._load()
             study.sampler, study.pruner = sampler, pruner
             if study.user_attrs.get("signature") != self._signature():
-                raise ConfigError(f"sweep {self.sweep!r}: the sweep section or config changed since it "
-                                  "started (expected the same space to resume; use --name for a new sweep)")
+                raise ConfigError(
+                    f"sweep {self.sweep!r}: the sweep section or config changed since it "
+                    "started (expected the same space to resume; use --name for a new sweep)"
+                )
             parent = study.user_attrs["parent_run_id"]
             commits = study.user_attrs.get("data_commits", {})
             self._requeue_interrupted(study)
@@ -108,11 +137,19 @@ class OptunaSweeper:
             self.db.parent.mkdir(parents=True, exist_ok=True)
             commits = pinned_data(self.settings)
             study = optuna.create_study(
-                storage=self.storage, study_name=self.sweep, sampler=sampler, pruner=pruner,
-                direction="maximize" if cfg.objective.type == "maximize" else "minimize")
+                storage=self.storage,
+                study_name=self.sweep,
+                sampler=sampler,
+                pruner=pruner,
+                direction="maximize" if cfg.objective.type == "maximize" else "minimize",
+            )
             parent = lineage.start_parent_run(self.settings, self.sweep, self.name, space)
-            for key, value in {"signature": self._signature(), "parent_run_id": parent,
-                               "data_commits": commits, "backend": self.name}.items():
+            for key, value in {
+                "signature": self._signature(),
+                "parent_run_id": parent,
+                "data_commits": commits,
+                "backend": self.name,
+            }.items():
                 study.set_user_attr(key, value)
         study.set_user_attr("state", RUNNING)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -131,8 +168,15 @@ class OptunaSweeper:
         return self._status(self._load()).best
 
     # ---- the loop -----------------------------------------------------------
-    def _loop(self, study, space: list[SearchParam], parent: str, commits: dict[str, str],
-              use_cache: bool, listener: SweepListener) -> None:
+    def _loop(
+        self,
+        study,
+        space: list[SearchParam],
+        parent: str,
+        commits: dict[str, str],
+        use_cache: bool,
+        listener: SweepListener,
+    ) -> None:
         cfg = self.settings.sweep
         names = [cfg.objective.objectiveMetricName, *cfg.objective.additionalMetricNames]
         dists = {p.name: algorithms.distribution(p) for p in space}
@@ -145,10 +189,14 @@ class OptunaSweeper:
                 status = self._status(study)
                 finished = sum(v for k, v in status.counts.items() if k != RUNNING)
                 limit = min(cfg.maxTrialCount, grid_total or cfg.maxTrialCount)
-                stop = (status.counts[FAILED] >= max(cfg.maxFailedTrialCount, 1)
-                        or self._goal_reached(status))
-                while (not stop and len(running) < cfg.parallelTrialCount
-                       and finished + len(running) < limit):
+                stop = status.counts[FAILED] >= max(
+                    cfg.maxFailedTrialCount, 1
+                ) or self._goal_reached(status)
+                while (
+                    not stop
+                    and len(running) < cfg.parallelTrialCount
+                    and finished + len(running) < limit
+                ):
                     trial = study.ask(dists)
                     run = self._launch(trial, by_name, parent, commits, use_cache, events)
                     running[trial.number] = run
@@ -169,15 +217,30 @@ class OptunaSweeper:
             for run in running.values():  # interrupted: stop trials in flight, cleanly
                 _terminate(run.proc)
                 run.log.close()
-                run.trial.set_user_attr("interrupted", True)  # before tell: finished trials are frozen
+                run.trial.set_user_attr(
+                    "interrupted", True
+                )  # before tell: finished trials are frozen
                 study.tell(run.trial, state=_fail_state(), skip_if_finished=True)
 
-    def _launch(self, trial, by_name: dict[str, SearchParam], parent: str, commits: dict[str, str],
-                use_cache: bool, events: queue.Queue) -> _Running:
+    def _launch(
+        self,
+        trial,
+        by_name: dict[str, SearchParam],
+        parent: str,
+        commits: dict[str, str],
+        use_cache: bool,
+        events: queue.Queue,
+    ) -> _Running:
         values = {k: by_name[k].cli_value(v) for k, v in trial.params.items()}
         trial_name = f"{self.sweep}-{trial.number}"
-        spec = trial_spec(self.settings, values=values, sweep=self.sweep, trial_name=trial_name,
-                          parent_run_id=parent, data_commits=commits)
+        spec = trial_spec(
+            self.settings,
+            values=values,
+            sweep=self.sweep,
+            trial_name=trial_name,
+            parent_run_id=parent,
+            data_commits=commits,
+        )
         argv = [*self.launcher, *spec.argv[1:]]
         if not use_cache:
             argv.append("--no-cache")
@@ -189,8 +252,16 @@ class OptunaSweeper:
             fh.write(f"$ {spec.shell()}\n")
         err = log.open("a", encoding="utf-8")
         # Own session: a Ctrl-C at the terminal reaches the sweeper, which stops trials itself.
-        proc = subprocess.Popen(argv, cwd=self.settings.root, env=env, stdout=subprocess.PIPE,
-                                stderr=err, text=True, bufsize=1, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=self.settings.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+        )
         err.close()
         record = TrialRecord(trial_name, RUNNING, dict(trial.params))
         threading.Thread(target=_pump, args=(proc, trial.number, events), daemon=True).start()
@@ -258,21 +329,37 @@ class OptunaSweeper:
         if failed or status.best is None:
             study.set_user_attr("state", FAILED)
             lineage.finish_parent_run(self.settings, parent, status="FAILED", tags={})
-            errors = [t.user_attrs.get("error", "") for t in study.trials if t.user_attrs.get("error")]
-            raise RunFailed(f"sweep {self.sweep!r} failed: {status.counts[FAILED]} trials failed "
-                            f"(maxFailedTrialCount {cfg.maxFailedTrialCount})"
-                            + (f"; last: {errors[-1]}" if errors else ""))
+            errors = [
+                t.user_attrs.get("error", "") for t in study.trials if t.user_attrs.get("error")
+            ]
+            raise RunFailed(
+                f"sweep {self.sweep!r} failed: {status.counts[FAILED]} trials failed "
+                f"(maxFailedTrialCount {cfg.maxFailedTrialCount})"
+                + (f"; last: {errors[-1]}" if errors else "")
+            )
         best = status.best
         run_id = lineage.find_trial_run(self.settings, self.sweep, best.name)
         if run_id is None:
-            raise NotFoundError(f"sweep {self.sweep!r}: best trial {best.name} has no finished MLflow run")
-        ref = lineage.register_best(self.settings, sweep=self.sweep, trial_name=best.name,
-                                    trial_run_id=run_id, parent_run_id=parent)
+            raise NotFoundError(
+                f"sweep {self.sweep!r}: best trial {best.name} has no finished MLflow run"
+            )
+        ref = lineage.register_best(
+            self.settings,
+            sweep=self.sweep,
+            trial_name=best.name,
+            trial_run_id=run_id,
+            parent_run_id=parent,
+        )
         study.set_user_attr("model_version", ref.version)
         study.set_user_attr("state", SUCCEEDED)
         metrics = {f"best_{k}": v for k, v in best.metrics.items()}
-        lineage.finish_parent_run(self.settings, parent, status="FINISHED", metrics=metrics,
-                                  tags={"onepipe.best_params": lineage.best_params_json(best.params)})
+        lineage.finish_parent_run(
+            self.settings,
+            parent,
+            status="FINISHED",
+            metrics=metrics,
+            tags={"onepipe.best_params": lineage.best_params_json(best.params)},
+        )
         final = self._status(study)
         final.best.run_id = run_id
         listener.status_changed(final)
@@ -281,9 +368,13 @@ class OptunaSweeper:
     def _status(self, study) -> SweepStatus:
         import optuna
 
-        states = {optuna.trial.TrialState.COMPLETE: SUCCEEDED, optuna.trial.TrialState.PRUNED: EARLY_STOPPED,
-                  optuna.trial.TrialState.FAIL: FAILED, optuna.trial.TrialState.RUNNING: RUNNING,
-                  optuna.trial.TrialState.WAITING: RUNNING}
+        states = {
+            optuna.trial.TrialState.COMPLETE: SUCCEEDED,
+            optuna.trial.TrialState.PRUNED: EARLY_STOPPED,
+            optuna.trial.TrialState.FAIL: FAILED,
+            optuna.trial.TrialState.RUNNING: RUNNING,
+            optuna.trial.TrialState.WAITING: RUNNING,
+        }
         counts = {RUNNING: 0, SUCCEEDED: 0, FAILED: 0, EARLY_STOPPED: 0}
         trials = []
         for t in study.get_trials(deepcopy=False):
@@ -291,9 +382,15 @@ class OptunaSweeper:
                 continue  # re-run on resume: not a result of the sweep
             state = states[t.state]
             counts[state] += 1
-            trials.append(TrialRecord(t.user_attrs.get("trial_name", f"{self.sweep}-{t.number}"), state,
-                                      dict(t.params), t.value if t.values else None,
-                                      dict(t.user_attrs.get("metrics", {}))))
+            trials.append(
+                TrialRecord(
+                    t.user_attrs.get("trial_name", f"{self.sweep}-{t.number}"),
+                    state,
+                    dict(t.params),
+                    t.value if t.values else None,
+                    dict(t.user_attrs.get("metrics", {})),
+                )
+            )
         done = [r for r in trials if r.state == SUCCEEDED and r.value is not None]
         cfg = self.settings.sweep
         best = None
@@ -302,11 +399,18 @@ class OptunaSweeper:
             best = pick(done, key=lambda r: r.value)
         attrs = study.user_attrs
         return SweepStatus(
-            name=self.sweep, backend=self.name, state=attrs.get("state", "Created"),
-            objective=cfg.objective.objectiveMetricName, direction=cfg.objective.type,
-            max_trials=cfg.maxTrialCount, counts=counts, best=best,
-            parent_run_id=attrs.get("parent_run_id"), model_version=attrs.get("model_version"),
-            trials=trials)
+            name=self.sweep,
+            backend=self.name,
+            state=attrs.get("state", "Created"),
+            objective=cfg.objective.objectiveMetricName,
+            direction=cfg.objective.type,
+            max_trials=cfg.maxTrialCount,
+            counts=counts,
+            best=best,
+            parent_run_id=attrs.get("parent_run_id"),
+            model_version=attrs.get("model_version"),
+            trials=trials,
+        )
 
 
 def _pump(proc: subprocess.Popen, number: int, events: queue.Queue) -> None:
@@ -331,4 +435,3 @@ def _fail_state():
     import optuna
 
     return optuna.trial.TrialState.FAIL
-

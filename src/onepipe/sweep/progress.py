@@ -5,7 +5,12 @@ from __future__ import annotations
 from rich.console import Console
 
 from onepipe.sweep.protocol import (
-    EARLY_STOPPED, FAILED, RUNNING, SUCCEEDED, SweepStatus, TrialRecord,
+    EARLY_STOPPED,
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    SweepStatus,
+    TrialRecord,
 )
 
 _MARK = {SUCCEEDED: "[green]✓[/]", FAILED: "[red]✗[/]", EARLY_STOPPED: "[yellow]⏹[/]", RUNNING: "…"}
@@ -35,8 +40,10 @@ class SweepProgress:
             return f"{self.running} running"
         c = status.counts
         done = c[SUCCEEDED] + c[FAILED] + c[EARLY_STOPPED]
-        text = (f"trials {done}/{self.total} done · {c[RUNNING]} running · {c[FAILED]} failed"
-                f" · {c[EARLY_STOPPED]} early-stopped")
+        text = (
+            f"trials {done}/{self.total} done · {c[RUNNING]} running · {c[FAILED]} failed"
+            f" · {c[EARLY_STOPPED]} early-stopped"
+        )
         if status.best is not None:
             params = ", ".join(f"{k}={_fmt(v)}" for k, v in status.best.params.items())
             text += f" · best {status.objective}={status.best.value:.4f} ({params})"

@@ -53,7 +53,9 @@ class SweepOptions:
 
     name: str | None = None  # default: <project>-<env>[-<variant>]
     child_env: dict[str, str] = field(default_factory=dict)  # local trial processes start from it
-    kubeconfig: str | None = None  # cluster: kubeconfig file (default: in-cluster, then ~/.kube/config)
+    kubeconfig: str | None = (
+        None  # cluster: kubeconfig file (default: in-cluster, then ~/.kube/config)
+    )
     timeout_s: float | None = None  # cluster: stop following the Experiment after this long
 
 
@@ -82,8 +84,13 @@ class Sweeper(Protocol):
     name: str  # the backend
     sweep: str  # this sweep's name (study / Experiment)
 
-    def run(self, *, resume: bool = False, use_cache: bool = True,
-            listener: SweepListener | None = None) -> SweepStatus:
+    def check(self) -> None:
+        """Refuse (ConfigError, one line) a space this backend cannot run; nothing is started."""
+        ...
+
+    def run(
+        self, *, resume: bool = False, use_cache: bool = True, listener: SweepListener | None = None
+    ) -> SweepStatus:
         """Run (or resume) the sweep to its end; register the best trial's model as challenger."""
         ...
 
@@ -91,5 +98,4 @@ class Sweeper(Protocol):
         """The sweep's state as stored (works while it runs in another process)."""
         ...
 
-    def best(self) -> TrialRecord | None:
-        ...
+    def best(self) -> TrialRecord | None: ...

@@ -48,7 +48,9 @@ def _num(value: Any, where: str, what: str, integer: bool) -> float | int:
         raise ConfigError(f"{where}: {what} must be finite, found {value!r}")
     if integer:
         if number != int(number):
-            raise ConfigError(f"{where}: {what} must be an integer for parameterType int, found {value!r}")
+            raise ConfigError(
+                f"{where}: {what} must be an integer for parameterType int, found {value!r}"
+            )
         return int(number)
     return number
 
@@ -57,14 +59,20 @@ def _check_one(spec, current: Any, where: str, algorithm: str, local: bool) -> S
     fs, kind = spec.feasibleSpace, spec.parameterType
     if kind in ("categorical", "discrete"):
         if fs.min is not None or fs.max is not None or fs.step is not None:
-            raise ConfigError(f"{where}: parameterType {kind} takes feasibleSpace.list, not min/max/step")
+            raise ConfigError(
+                f"{where}: parameterType {kind} takes feasibleSpace.list, not min/max/step"
+            )
         if not fs.values:
-            raise ConfigError(f"{where}: parameterType {kind} has no values (expected a non-empty feasibleSpace.list)")
+            raise ConfigError(
+                f"{where}: parameterType {kind} has no values (expected a non-empty feasibleSpace.list)"
+            )
         if len(set(map(str, fs.values))) != len(fs.values):
             raise ConfigError(f"{where}: feasibleSpace.list has duplicate values {list(fs.values)}")
         choices = tuple(fs.values)
         if kind == "discrete":
-            choices = tuple(_num(v, where, "every discrete value", isinstance(current, int)) for v in choices)
+            choices = tuple(
+                _num(v, where, "every discrete value", isinstance(current, int)) for v in choices
+            )
         _check_fits(choices, current, where)
         return SearchParam(spec.name, kind, choices=choices)
 
@@ -72,12 +80,16 @@ def _check_one(spec, current: Any, where: str, algorithm: str, local: bool) -> S
         raise ConfigError(f"{where}: parameterType {kind} takes feasibleSpace.min/max, not list")
     if fs.min is None or fs.max is None:
         missing = "min" if fs.min is None else "max"
-        raise ConfigError(f"{where}: feasibleSpace.{missing} is missing (parameterType {kind} needs min and max)")
+        raise ConfigError(
+            f"{where}: feasibleSpace.{missing} is missing (parameterType {kind} needs min and max)"
+        )
     integer = kind == "int"
     low = _num(fs.min, where, "feasibleSpace.min", integer)
     high = _num(fs.max, where, "feasibleSpace.max", integer)
     if low > high:
-        raise ConfigError(f"{where}: feasibleSpace.min {fs.min} is greater than max {fs.max} (expected min <= max)")
+        raise ConfigError(
+            f"{where}: feasibleSpace.min {fs.min} is greater than max {fs.max} (expected min <= max)"
+        )
     step = None if fs.step is None else _num(fs.step, where, "feasibleSpace.step", integer)
     if step is not None and step <= 0:
         raise ConfigError(f"{where}: feasibleSpace.step must be > 0, found {fs.step}")
@@ -85,18 +97,28 @@ def _check_one(spec, current: Any, where: str, algorithm: str, local: bool) -> S
     if log and low <= 0:
         raise ConfigError(f"{where}: distribution logUniform needs min > 0, found {fs.min}")
     if log and step is not None:
-        raise ConfigError(f"{where}: distribution logUniform cannot have a step (a log scale is not evenly stepped)")
+        raise ConfigError(
+            f"{where}: distribution logUniform cannot have a step (a log scale is not evenly stepped)"
+        )
     if local and fs.distribution in ("normal", "logNormal"):
-        raise ConfigError(f"{where}: distribution {fs.distribution} runs only on Katib "
-                          "(the local Optuna sweeper supports uniform and logUniform)")
+        raise ConfigError(
+            f"{where}: distribution {fs.distribution} runs only on Katib "
+            "(the local Optuna sweeper supports uniform and logUniform)"
+        )
     if algorithm == "grid" and kind == "double" and step is None:
-        raise ConfigError(f"{where}: algorithm grid needs feasibleSpace.step for a double (a grid must be finite)")
+        raise ConfigError(
+            f"{where}: algorithm grid needs feasibleSpace.step for a double (a grid must be finite)"
+        )
     if isinstance(current, bool) or isinstance(current, str):
-        raise ConfigError(f"{where}: the pipeline param is {type(current).__name__}, "
-                          f"so it can only be searched as categorical, not {kind}")
+        raise ConfigError(
+            f"{where}: the pipeline param is {type(current).__name__}, "
+            f"so it can only be searched as categorical, not {kind}"
+        )
     if isinstance(current, int) and kind == "double":
-        raise ConfigError(f"{where}: the pipeline param is an integer (found {current!r}); "
-                          "search it as int or discrete, not double")
+        raise ConfigError(
+            f"{where}: the pipeline param is an integer (found {current!r}); "
+            "search it as int or discrete, not double"
+        )
     return SearchParam(spec.name, kind, low, high, step, log, distribution=fs.distribution)
 
 
@@ -106,15 +128,20 @@ def _check_fits(choices: tuple[Any, ...], current: Any, where: str) -> None:
         if isinstance(current, bool):
             ok = isinstance(value, bool) or str(value).lower() in ("true", "false")
         elif isinstance(current, int):
-            ok = not isinstance(value, bool) and float(str(value)) == int(float(str(value))) \
-                if _is_number(value) else False
+            ok = (
+                not isinstance(value, bool) and float(str(value)) == int(float(str(value)))
+                if _is_number(value)
+                else False
+            )
         elif isinstance(current, float):
             ok = not isinstance(value, bool) and _is_number(value)
         else:
             ok = True
         if not ok:
-            raise ConfigError(f"{where}: value {value!r} does not fit the pipeline param "
-                              f"(a {type(current).__name__}, currently {current!r})")
+            raise ConfigError(
+                f"{where}: value {value!r} does not fit the pipeline param "
+                f"(a {type(current).__name__}, currently {current!r})"
+            )
 
 
 def _is_number(value: Any) -> bool:
@@ -130,8 +157,10 @@ def check_space(settings: Settings, *, local: bool = False) -> list[SearchParam]
     cfg = settings.sweep
     file = settings.config_file.name
     if not cfg.parameters:
-        raise ConfigError(f"{file}: sweep.parameters: empty (expected at least one param to search, "
-                          "e.g. {name: max_depth, parameterType: int, feasibleSpace: {min: 2, max: 6}})")
+        raise ConfigError(
+            f"{file}: sweep.parameters: empty (expected at least one param to search, "
+            "e.g. {name: max_depth, parameterType: int, feasibleSpace: {min: 2, max: 6}})"
+        )
     params = settings.params
     seen: set[str] = set()
     out = []
@@ -147,13 +176,19 @@ def check_space(settings: Settings, *, local: bool = False) -> list[SearchParam]
     if cfg.earlyStopping is not None:
         for key, value in cfg.earlyStopping.algorithmSettings.items():
             if key not in MEDIANSTOP_SETTINGS:
-                raise ConfigError(f"{file}: sweep.earlyStopping.algorithmSettings.{key}: unknown medianstop "
-                                  f"setting (expected one of: {', '.join(MEDIANSTOP_SETTINGS)})")
+                raise ConfigError(
+                    f"{file}: sweep.earlyStopping.algorithmSettings.{key}: unknown medianstop "
+                    f"setting (expected one of: {', '.join(MEDIANSTOP_SETTINGS)})"
+                )
             if value < 1:
-                raise ConfigError(f"{file}: sweep.earlyStopping.algorithmSettings.{key}: must be >= 1, found {value}")
+                raise ConfigError(
+                    f"{file}: sweep.earlyStopping.algorithmSettings.{key}: must be >= 1, found {value}"
+                )
     if cfg.parallelTrialCount > cfg.maxTrialCount:
-        raise ConfigError(f"{file}: sweep.parallelTrialCount {cfg.parallelTrialCount} is greater than "
-                          f"maxTrialCount {cfg.maxTrialCount} (expected parallel <= max)")
+        raise ConfigError(
+            f"{file}: sweep.parallelTrialCount {cfg.parallelTrialCount} is greater than "
+            f"maxTrialCount {cfg.maxTrialCount} (expected parallel <= max)"
+        )
     return out
 
 

@@ -52,11 +52,26 @@ def _carried_overrides(settings: Settings, swept: set[str]) -> list[str]:
     return keep
 
 
-def trial_spec(settings: Settings, *, values: dict[str, str], sweep: str, trial_name: str,
-               parent_run_id: str | None, data_commits: dict[str, str]) -> TrialSpec:
+def trial_spec(
+    settings: Settings,
+    *,
+    values: dict[str, str],
+    sweep: str,
+    trial_name: str,
+    parent_run_id: str | None,
+    data_commits: dict[str, str],
+) -> TrialSpec:
     """The trial command; ``values`` are already strings (sampled values or Katib placeholders)."""
-    argv = ["onepipe", "trial", "--config", settings.config_file.name, "--sweep", sweep,
-            "--trial-name", trial_name]
+    argv = [
+        "onepipe",
+        "trial",
+        "--config",
+        settings.config_file.name,
+        "--sweep",
+        sweep,
+        "--trial-name",
+        trial_name,
+    ]
     if parent_run_id:
         argv += ["--parent-run", parent_run_id]
     if settings.variant:
@@ -110,17 +125,31 @@ class _MetricPrinter:
         self.out.flush()
 
 
-def run_trial(settings: Settings, *, sweep: str, trial_name: str, parent_run_id: str | None,
-              use_cache: bool, command: str, out: TextIO):
+def run_trial(
+    settings: Settings,
+    *,
+    sweep: str,
+    trial_name: str,
+    parent_run_id: str | None,
+    use_cache: bool,
+    command: str,
+    out: TextIO,
+):
     """Run the pipeline as one trial; returns the ``RunResult`` (``RunFailed`` propagates)."""
     from onepipe.pipeline.execute import run_pipeline
 
     # kind stays "pipeline": a trial is a pipeline run; these two tags tie it to its sweep.
     tags = {"onepipe.sweep": sweep, "onepipe.trial": trial_name}
     try:
-        result = run_pipeline(settings, use_cache=use_cache, listener=_MetricPrinter(settings, out),
-                              register=False, parent_run_id=parent_run_id, extra_tags=tags,
-                              command=command)
+        result = run_pipeline(
+            settings,
+            use_cache=use_cache,
+            listener=_MetricPrinter(settings, out),
+            register=False,
+            parent_run_id=parent_run_id,
+            extra_tags=tags,
+            command=command,
+        )
     except KeyboardInterrupt:
         _mark_killed(settings, sweep, trial_name)
         raise

@@ -10,6 +10,8 @@ from onepipe.config import Settings
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+    from onepipe.tracking.target import TrackingTarget
+
 
 @lru_cache(maxsize=8)
 def _client(tracking_uri: str) -> MlflowClient:
@@ -22,16 +24,21 @@ def _client(tracking_uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-def client_for(settings: Settings) -> MlflowClient:
+def client_for(settings: Settings | TrackingTarget) -> MlflowClient:
+    """The client for a Settings or TrackingTarget; runs queued in its outbox are written first."""
     if settings.tracking_uri.startswith("sqlite:"):
         path = settings.tracking_uri[len("sqlite:///"):]
         from pathlib import Path
 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return _client(settings.tracking_uri)
+    client = _client(settings.tracking_uri)
+    from onepipe.tracking import outbox
+
+    outbox.drain(settings.outbox_dir, settings.tracking_uri)
+    return client
 
 
-def experiment_id(settings: Settings) -> str:
+def experiment_id(settings: Settings | TrackingTarget) -> str:
     client = client_for(settings)
     exp = client.get_experiment_by_name(settings.experiment_name)
     if exp is not None:

@@ -61,7 +61,7 @@ def resolve_model(settings: Settings, spec: str) -> ModelRef:
     return ModelRef(name, str(mv.version), mv.run_id, mv.source, tuple(getattr(mv, "aliases", ()) or ()))
 
 
-def register(settings: Settings, run_id: str, model_dir: Path, model_hash: str,
+def register(settings, run_id: str, model_dir: Path, model_hash: str,
              alias: str = CHALLENGER) -> tuple[ModelRef, bool]:
     """Register the run's model (or find the version holding identical bytes); returns (ref, is_new)."""
     from mlflow.exceptions import MlflowException
@@ -72,7 +72,7 @@ def register(settings: Settings, run_id: str, model_dir: Path, model_hash: str,
         client.get_registered_model(name)
     except MlflowException:
         try:
-            client.create_registered_model(name, description=f"{settings.project}: trained by onepipe")
+            client.create_registered_model(name, description="trained by onepipe")
         except MlflowException:
             pass  # created concurrently
     existing = client.search_model_versions(f"name='{name}' and tag.`onepipe.model_hash`='{model_hash}'")

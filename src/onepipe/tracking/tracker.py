@@ -17,6 +17,7 @@ from onepipe.pipeline.cache import StepCache
 from onepipe.pipeline.protocol import StepResult
 from onepipe.tracking.client import client_for, experiment_id
 from onepipe.tracking.gitinfo import GitState
+from onepipe.tracking.target import TrackingTarget
 
 KEY_PACKAGES = ("mlflow", "kfp", "scikit-learn", "pandas", "numpy", "optuna", "mlserver")
 
@@ -60,11 +61,11 @@ def lineage_tags(settings: Settings, git: GitState, runner: str, data_refs: dict
 class MlflowTracker:
     """A ``RunListener`` that mirrors the run into MLflow as it happens."""
 
-    def __init__(self, settings: Settings, cache: StepCache, *, parent_run_id: str | None = None) -> None:
-        self.settings = settings
-        self.client = client_for(settings)
+    def __init__(self, target: TrackingTarget, cache: StepCache, *, parent_run_id: str | None = None) -> None:
+        self.target = target
+        self.client = client_for(target)
         self.cache = cache
-        self.experiment_id = experiment_id(settings)
+        self.experiment_id = experiment_id(target)
         self.outer_parent = parent_run_id
         self.run_id = ""
         self.step_runs: dict[str, str] = {}
@@ -79,8 +80,7 @@ class MlflowTracker:
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=run_name)
         self.run_id = run.info.run_id
         self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())])
-        self.client.log_dict(self.run_id, {**self.settings.logical(), "resolved": self.settings.show()},
-                             "onepipe/config.json")
+        self.client.log_dict(self.run_id, self.target.config, "onepipe/config.json")
         self.client.log_dict(self.run_id, ir, "onepipe/pipeline.yaml")
         return self.run_id
 

@@ -47,18 +47,31 @@ class InProcessRunner:
             remember(plan.project_root)
         return results
 
+    def fully_cached(self, plan: RunPlan) -> bool:
+        if not plan.use_cache:
+            return False
+        cache = StepCache(plan.cache_dir)
+        produced: dict[tuple[str, str], ArtifactRecord] = {}
+        for task in plan.graph.tasks:
+            key, _, _ = _task_key(task, plan, produced)
+            hit = cache.lookup(key)
+            if hit is None:
+                return False
+            for name, record in hit.outputs.items():
+                produced[(task.name, name)] = record
+        return True
+
     def _run_task(self, task: TaskSpec, plan: RunPlan, cache: StepCache,
                   produced: dict[tuple[str, str], ArtifactRecord], listener: RunListener) -> StepResult:
-        params = {name: _param_value(task, name, src, plan) for name, src in task.params.items()}
+        key, params, input_hashes = _task_key(task, plan, produced)
         inputs = {name: produced[src] for name, src in task.artifacts.items()}
-        input_hashes = {name: rec.hash for name, rec in inputs.items()}
-        key = step_key(task.component, step_code_hash(task.source, plan.project_root), params, input_hashes)
         result = StepResult(task.name, "done", cache_key=key, params=params, inputs=input_hashes)
         listener.step_started(task.name, key)
 
         hit = cache.lookup(key) if plan.use_cache else None
         if hit is not None:
             result.status, result.outputs, result.source_run = "cached", hit.outputs, hit.source_run
+            result.notes = hit.notes
             return result
 
         staging = cache.staging()
@@ -121,6 +134,14 @@ def load_component_functions(module: str, root) -> dict[str, Callable[..., Any]]
         for obj in vars(mod).values()
         if isinstance(obj, PythonComponent)
     }
+
+
+def _task_key(task: TaskSpec, plan: RunPlan, produced: dict[tuple[str, str], ArtifactRecord]):
+    """The cache key of a task: (component, its code, params, input artifact content)."""
+    params = {name: _param_value(task, name, src, plan) for name, src in task.params.items()}
+    input_hashes = {name: produced[src].hash for name, src in task.artifacts.items()}
+    key = step_key(task.component, step_code_hash(task.source, plan.project_root), params, input_hashes)
+    return key, params, input_hashes
 
 
 def _param_value(task: TaskSpec, name: str, src: tuple[str, Any], plan: RunPlan) -> Any:

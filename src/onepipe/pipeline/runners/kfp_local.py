@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def _project_on_path(root: Path) -> Iterator[None]:
 class KfpLocalRunner:
     name = "kfp-local"
 
+    def fully_cached(self, plan: RunPlan) -> bool:
+        return False  # no step cache: every run executes every step
+
     def run(self, plan: RunPlan, listener: RunListener) -> list[StepResult]:
         from google.protobuf import json_format
         from kfp import local
@@ -49,7 +53,9 @@ class KfpLocalRunner:
             listener.step_started(task.name, "")
         started = time.time()
         error = None
-        with _project_on_path(plan.project_root):
+        with _project_on_path(plan.project_root), warnings.catch_warnings():
+            # kfp.local warns that a custom image runs in this interpreter: that is the point here.
+            warnings.simplefilter("ignore", RuntimeWarning)
             try:
                 pipeline_orchestrator.run_local_pipeline(spec, dict(plan.arguments))
             except Exception as exc:  # kfp.local reports a failed DAG by raising

@@ -30,8 +30,9 @@ LOCAL_CLIENTS = {"127.0.0.1", "::1", "localhost", "testclient"}
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        orjson.dumps(data), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def _error(err: RequestError) -> Response:
@@ -41,8 +42,15 @@ def _error(err: RequestError) -> Response:
 class Gateway:
     """Routing state + forwarding; one per ``onepipe serve`` process."""
 
-    def __init__(self, host: ModelHost, *, max_body_bytes: int, max_instances: int,
-                 sticky_header: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        host: ModelHost,
+        *,
+        max_body_bytes: int,
+        max_instances: int,
+        sticky_header: str,
+        timeout: float = 30.0,
+    ) -> None:
         self.host = host
         self.max_body_bytes = max_body_bytes
         self.max_instances = max_instances
@@ -50,6 +58,7 @@ class Gateway:
         self.timeout = timeout
         self.on_response: list[Callable[[dict[str, Any]], None]] = []
         self._shadow_tasks: set[asyncio.Task] = set()
+        self.request_stop: Callable[[], None] = lambda: None  # set by the server that runs it
 
     @property
     def table(self) -> RoutingTable | None:
@@ -61,7 +70,9 @@ class Gateway:
         if declared is not None:
             try:
                 if int(declared) > self.max_body_bytes:
-                    raise RequestError(413, f"body: {declared} bytes exceed the limit of {self.max_body_bytes}")
+                    raise RequestError(
+                        413, f"body: {declared} bytes exceed the limit of {self.max_body_bytes}"
+                    )
             except ValueError:
                 raise RequestError(400, "content-length: expected a number of bytes") from None
         chunks, size = [], 0
@@ -83,10 +94,14 @@ class Gateway:
         if table is None:
             raise RequestError(503, "no model is deployed yet")
         if name != table.state.model:
-            raise RequestError(404, f"model {name!r} is not served here (expected {table.state.model!r})")
+            raise RequestError(
+                404, f"model {name!r} is not served here (expected {table.state.model!r})"
+            )
         return table
 
-    async def _forward(self, target: Target, payload: dict[str, Any]) -> tuple[Target, dict[str, Any]]:
+    async def _forward(
+        self, target: Target, payload: dict[str, Any]
+    ) -> tuple[Target, dict[str, Any]]:
         """Send to MLServer; on a transport error or a vanished model retry once on the live table."""
         body = orjson.dumps(payload)
         for attempt in (0, 1):
@@ -101,13 +116,19 @@ class Gateway:
                 continue
             break
         if status == 0:
-            raise RequestError(502, f"model {target.model.name}/{target.version}: MLServer is unreachable")
+            raise RequestError(
+                502, f"model {target.model.name}/{target.version}: MLServer is unreachable"
+            )
         detail = (data or {}).get("error") or (data or {}).get("detail") or f"HTTP {status}"
         if status in (400, 422, 500):  # input passed the signature but the model refused it
             first = str(detail).strip().splitlines()[0][:300]
-            raise RequestError(422, f"model {target.model.name}/{target.version} could not score "
-                               f"this input ({first})")
-        raise RequestError(502, f"model {target.model.name}/{target.version}: upstream answered {status}")
+            raise RequestError(
+                422,
+                f"model {target.model.name}/{target.version} could not score this input ({first})",
+            )
+        raise RequestError(
+            502, f"model {target.model.name}/{target.version}: upstream answered {status}"
+        )
 
     def _emit(self, event: dict[str, Any]) -> None:
         for hook in list(self.on_response):
@@ -127,23 +148,41 @@ class Gateway:
         if self.on_response:
             self._emit(self._event(target, payload, data, status, started, shadow=True))
 
-    def _event(self, target: Target, payload: dict[str, Any], data: Any, status: int,
-               started: float, shadow: bool) -> dict[str, Any]:
-        return {"model_name": target.model.name, "model_version": target.version,
-                "model_alias": target.alias, "shadow": shadow, "status": status,
-                "request": payload, "response": data,
-                "latency_ms": (time.perf_counter() - started) * 1000.0, "time": time.time()}
+    def _event(
+        self,
+        target: Target,
+        payload: dict[str, Any],
+        data: Any,
+        status: int,
+        started: float,
+        shadow: bool,
+    ) -> dict[str, Any]:
+        return {
+            "model_name": target.model.name,
+            "model_version": target.version,
+            "model_alias": target.alias,
+            "shadow": shadow,
+            "status": status,
+            "request": payload,
+            "response": data,
+            "latency_ms": (time.perf_counter() - started) * 1000.0,
+            "time": time.time(),
+        }
 
-    async def _route(self, request: Request, name: str, version: str | None,
-                     parse: Callable) -> tuple[Target, dict[str, Any], dict[str, Any], int]:
+    async def _route(
+        self, request: Request, name: str, version: str | None, parse: Callable
+    ) -> tuple[Target, dict[str, Any], dict[str, Any], int]:
         started = time.perf_counter()
         table = self._model_table(name)
         body = await self._body(request)
         if version is not None:
             target = table.by_version.get(version)
             if target is None:
-                raise RequestError(404, f"model {name!r} version {version!r} is not deployed "
-                                   f"(deployed: {', '.join(table.by_version)})")
+                raise RequestError(
+                    404,
+                    f"model {name!r} version {version!r} is not deployed "
+                    f"(deployed: {', '.join(table.by_version)})",
+                )
             shadow = None
         else:
             target, shadow = table.pick(request.headers.get(self.sticky_header))
@@ -159,8 +198,11 @@ class Gateway:
 
     @staticmethod
     def _headers(target: Target) -> dict[str, str]:
-        return {"x-model-name": target.model.name, "x-model-version": target.version,
-                "x-model-alias": target.alias}
+        return {
+            "x-model-name": target.model.name,
+            "x-model-version": target.version,
+            "x-model-alias": target.alias,
+        }
 
     # ---- endpoints ----------------------------------------------------------
     async def infer(self, request: Request) -> Response:
@@ -179,14 +221,25 @@ class Gateway:
         try:
             if table is None:
                 raise RequestError(503, "no model is deployed yet")
-            target, _, data, _ = await self._route(request, table.state.model, None, instances_to_v2)
+            target, _, data, _ = await self._route(
+                request, table.state.model, None, instances_to_v2
+            )
         except RequestError as err:
             return _error(err)
         outputs = data.get("outputs") or [{}]
-        preds = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in outputs[0].get("data", [])]
-        return _json({"predictions": preds, "model_name": target.model.name,
-                      "model_version": target.version, "model_alias": target.alias,
-                      "id": data.get("id")}, headers=self._headers(target))
+        preds = [
+            v[0] if isinstance(v, list) and len(v) == 1 else v for v in outputs[0].get("data", [])
+        ]
+        return _json(
+            {
+                "predictions": preds,
+                "model_name": target.model.name,
+                "model_version": target.version,
+                "model_alias": target.alias,
+                "id": data.get("id"),
+            },
+            headers=self._headers(target),
+        )
 
     async def live(self, request: Request) -> Response:
         return _json({"live": True})
@@ -219,13 +272,24 @@ class Gateway:
             return _error(err)
         from onepipe.serve.gateway.validation import V2_TYPES
 
-        return _json({
-            "name": target.model.name, "versions": list(table.by_version), "platform": "mlflow",
-            "inputs": [{"name": c.name, "datatype": V2_TYPES.get(c.type, c.type), "shape": [-1, 1]}
-                       for c in target.model.columns],
-            "parameters": {"champion": table.state.champion, "challenger": table.state.challenger,
-                           "weights": table.state.weights, "shadow": table.state.shadow},
-        }, headers=self._headers(target))
+        return _json(
+            {
+                "name": target.model.name,
+                "versions": list(table.by_version),
+                "platform": "mlflow",
+                "inputs": [
+                    {"name": c.name, "datatype": V2_TYPES.get(c.type, c.type), "shape": [-1, 1]}
+                    for c in target.model.columns
+                ],
+                "parameters": {
+                    "champion": table.state.champion,
+                    "challenger": table.state.challenger,
+                    "weights": table.state.weights,
+                    "shadow": table.state.shadow,
+                },
+            },
+            headers=self._headers(target),
+        )
 
     # ---- admin (localhost only) -----------------------------------------------
     def _local(self, request: Request) -> Response | None:
@@ -238,8 +302,13 @@ class Gateway:
         if (denied := self._local(request)) is not None:
             return denied
         table = self.table
-        return _json({"state": table.state.to_dict() if table else None,
-                      "loaded": sorted(self.host.loaded_versions()), "mlserver": self.host.url})
+        return _json(
+            {
+                "state": table.state.to_dict() if table else None,
+                "loaded": sorted(self.host.loaded_versions()),
+                "mlserver": self.host.url,
+            }
+        )
 
     async def admin_apply(self, request: Request) -> Response:
         if (denied := self._local(request)) is not None:
@@ -279,15 +348,25 @@ class Gateway:
 
 def build_app(gateway: Gateway, lifespan: Any = None) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
-        return _json({"error": f"{request.method} {request.url.path}: no such endpoint "
-                      "(expected POST /predict, POST /v2/models/NAME/infer, GET /v2/health/ready)"}, 404)
+        return _json(
+            {
+                "error": f"{request.method} {request.url.path}: no such endpoint "
+                "(expected POST /predict, POST /v2/models/NAME/infer, GET /v2/health/ready)"
+            },
+            404,
+        )
 
     async def bad_method(request: Request, exc: Exception) -> Response:
         return _json({"error": f"{request.method} {request.url.path}: method not allowed"}, 405)
 
-    async def crash(request: Request, exc: Exception) -> Response:  # a bug of ours, never a traceback
+    async def crash(
+        request: Request, exc: Exception
+    ) -> Response:  # a bug of ours, never a traceback
         log.exception("gateway error")
         return _json({"error": f"internal gateway error ({type(exc).__name__})"}, 500)
 
-    return Starlette(routes=gateway.routes(), lifespan=lifespan,
-                     exception_handlers={404: not_found, 405: bad_method, Exception: crash})
+    return Starlette(
+        routes=gateway.routes(),
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: bad_method, Exception: crash},
+    )

@@ -1,0 +1,230 @@
+"""Serving benchmark: MLServer directly vs through the onepipe gateway, same model, same machine.
+
+    python bench/serving.py [--project DIR] [--duration 8] [--warmup 1]
+
+Without --project a throwaway project is built (data put, one training run, promote).
+`onepipe serve` runs as a subprocess (as a user runs it); the direct baseline is the
+very MLServer process the gateway forwards to, measured in the same run. The load
+generator is a minimal keep-alive HTTP/1.1 client on asyncio (one connection per
+client), so it costs both paths the same. Prints p50/p99 latency and throughput at
+1 and 16 concurrent clients, and the ratios against the targets (gateway adds at
+most 1 ms at p50; keeps at least 80% of direct throughput at 16 clients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+ROW = {
+    "age": 52,
+    "annual_income": 88700.0,
+    "employment_type": "contract",
+    "home_ownership": "rent",
+    "region": "south",
+    "purpose": "car",
+    "loan_amount": 12950.0,
+    "loan_term_months": 36,
+    "interest_rate": 11.33,
+    "credit_score": 642,
+    "num_open_accounts": 6,
+    "num_late_payments_2y": 0,
+    "debt_to_income": 0.3,
+}
+V2_TYPES = {int: "INT64", float: "FP64", str: "BYTES"}
+BODY = json.dumps(
+    {
+        "inputs": [
+            {"name": k, "datatype": V2_TYPES[type(v)], "shape": [1, 1], "data": [v]}
+            for k, v in ROW.items()
+        ]
+    }
+).encode()
+
+
+def build_project(root: Path) -> Path:
+    for part in ("components", "pipelines"):
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "data" / "loans", root / "data" / "loans")
+    shutil.copy(REPO / "onepipe.yaml", root / "onepipe.yaml")
+    env = {**os.environ, "ONEPIPE_USER": "bench"}
+    for cmd in (
+        ["data", "put", "loans", "data/loans/batch_1.csv"],
+        ["run", "-p", "n_estimators=20"],
+        ["promote"],
+    ):
+        subprocess.run(
+            [sys.executable, "-m", "onepipe", *cmd],
+            cwd=root,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _client(
+    host: str, port: int, path: str, stop_at: float, measure_from: float, out: list[float]
+) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(BODY)}\r\nConnection: keep-alive\r\n\r\n"
+    ).encode() + BODY
+    errors = 0
+    try:
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                break
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            t1 = time.perf_counter()
+            if b" 200 " not in status_line:
+                errors += 1
+            elif t0 >= measure_from:
+                out.append(t1 - t0)
+    finally:
+        writer.close()
+    return errors
+
+
+async def measure(url: str, path: str, clients: int, duration: float, warmup: float) -> dict:
+    parts = urlsplit(url)
+    now = time.perf_counter()
+    measure_from, stop_at = now + warmup, now + warmup + duration
+    latencies: list[float] = []
+    errors = await asyncio.gather(
+        *[
+            _client(parts.hostname, parts.port, path, stop_at, measure_from, latencies)
+            for _ in range(clients)
+        ]
+    )
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+        "rps": len(latencies) / duration,
+        "n": len(latencies),
+        "errors": sum(errors),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--project", type=Path, help="an onepipe project with a champion (default: build one)"
+    )
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per point")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="onepipe-bench-") as tmp:
+        project = args.project.resolve() if args.project else None
+        if project is None:
+            print("building a throwaway project (data put, train, promote)…", file=sys.stderr)
+            project = build_project(Path(tmp) / "proj")
+        cfg_path = Path(tmp) / "bench.yaml"
+        cfg = yaml.safe_load((project / "onepipe.yaml").read_text())
+        port = free_port()
+        cfg.setdefault("serve", {}).setdefault("gateway", {})["port"] = port
+        cfg["serve"]["history_url"] = str(Path(tmp) / "bench-history.db")
+        cfg["serve"].setdefault("mlserver", {})["workdir"] = str(Path(tmp) / "serve")
+        cfg_path.write_text(yaml.safe_dump(cfg))
+        # the project's relative paths must still resolve: run from the project with an absolute config copy
+        shutil.copy(cfg_path, project / ".onepipe-bench.yaml")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "onepipe", "serve", "-c", str(project / ".onepipe-bench.yaml")],
+            cwd=project,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        gateway = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{gateway}/v2/health/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    if proc.poll() is not None:
+                        print(proc.stderr.read(), file=sys.stderr)
+                        return 1
+                time.sleep(0.3)
+            state = httpx.get(f"{gateway}/admin/state").json()
+            direct = state["mlserver"]
+            name, version = state["state"]["model"], state["state"]["champion"]
+            paths = {
+                "direct": (direct, f"/v2/models/{name}-v{version}/infer"),
+                "gateway": (gateway, f"/v2/models/{name}/infer"),
+            }
+            results = {}
+            for clients in (1, 16):
+                for which in ("direct", "gateway"):
+                    url, path = paths[which]
+                    results[(which, clients)] = r = asyncio.run(
+                        measure(url, path, clients, args.duration, args.warmup)
+                    )
+                    print(
+                        f"{which:<8} clients={clients:<3} p50={r['p50_ms']:7.2f} ms  p99={r['p99_ms']:7.2f} ms  "
+                        f"throughput={r['rps']:8.1f} req/s  (n={r['n']}, errors={r['errors']})"
+                    )
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+            (project / ".onepipe-bench.yaml").unlink(missing_ok=True)
+
+    added = results[("gateway", 1)]["p50_ms"] - results[("direct", 1)]["p50_ms"]
+    added16 = results[("gateway", 16)]["p50_ms"] - results[("direct", 16)]["p50_ms"]
+    ratio1 = results[("gateway", 1)]["rps"] / results[("direct", 1)]["rps"]
+    ratio16 = results[("gateway", 16)]["rps"] / results[("direct", 16)]["rps"]
+    print()
+    print(
+        f"gateway adds {added:+.2f} ms at p50 with 1 client (target <= 1 ms: {'met' if added <= 1 else 'NOT met'})"
+    )
+    print(f"gateway adds {added16:+.2f} ms at p50 with 16 clients")
+    print(
+        f"throughput gateway/direct: {ratio1:.2f} at 1 client, {ratio16:.2f} at 16 clients "
+        f"(target >= 0.80 at 16: {'met' if ratio16 >= 0.8 else 'NOT met'})"
+    )
+    print(f"machine: {os.cpu_count()} CPUs shared by the load generator, the gateway and MLServer")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Kubernetes helpers shared by the cluster backends: custom resources and schema checks."""

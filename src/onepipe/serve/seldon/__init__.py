@@ -1,0 +1,1 @@
+"""The cluster serve backend: one ``SeldonDeployment`` (machinelearning.seldon.io/v1)."""

@@ -1,0 +1,1 @@
+"""Katib backend: the Experiment builder and the cluster sweeper."""

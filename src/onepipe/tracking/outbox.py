@@ -1,0 +1,101 @@
+"""Runs waiting to be written to MLflow, one JSON file each, written by a background process.
+
+A fully cached `onepipe run` executes nothing, so importing MLflow and opening
+its store would be most of its time. It queues its record here and returns;
+a detached `python -m onepipe.tracking.outbox DIR` writes it within seconds,
+and anything of ours that reads MLflow drains the queue first (``client_for``),
+so lineage and history never miss a queued run. If MLflow is unreachable the
+record stays queued and the next reader retries: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+_draining = False
+
+
+def enqueue(outbox_dir: Path, record) -> Path:
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    path = outbox_dir / f"{uuid.uuid1().hex}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record.to_json(), default=str))
+    os.replace(tmp, path)  # a reader never sees half a record
+    return path
+
+
+def spawn_writer(outbox_dir: Path) -> None:
+    """Start the background writer, detached so the command can exit now."""
+    subprocess.Popen(
+        [sys.executable, "-m", "onepipe.tracking.outbox", str(outbox_dir)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, close_fds=True,
+    )
+
+
+@contextmanager
+def _locked(outbox_dir: Path):
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    with open(outbox_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def pending(outbox_dir: str | Path) -> list[Path]:
+    folder = Path(outbox_dir)
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def drain(outbox_dir: str | Path, tracking_uri: str | None = None) -> int:
+    """Write every queued record (for ``tracking_uri`` when given) to MLflow; returns how many."""
+    global _draining
+    if _draining or not pending(outbox_dir):
+        return 0
+    from onepipe.tracking.record import RunRecord, replay
+
+    _draining = True
+    written = 0
+    try:
+        with _locked(Path(outbox_dir)):
+            for path in pending(outbox_dir):  # listed again: another writer may have done some
+                try:
+                    record = RunRecord.from_json(json.loads(path.read_text()))
+                except (OSError, ValueError):
+                    continue
+                if tracking_uri and record.target.tracking_uri != tracking_uri:
+                    continue
+                replay(record)
+                path.unlink()
+                written += 1
+    finally:
+        _draining = False
+    return written
+
+
+def main(argv: list[str]) -> int:
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    try:
+        drain(argv[0])
+    except Exception:  # left queued; the next command that reads MLflow retries
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    # Run the imported module's main, not __main__'s copy: the re-entrancy guard
+    # (_draining) must be the one client_for sees.
+    from onepipe.tracking import outbox as _outbox
+
+    sys.exit(_outbox.main(sys.argv[1:]))
