@@ -53,7 +53,8 @@ def chain_runs(work: Path) -> dict[str, float]:
 
     def kfp_local(i: int) -> None:
         s = base.with_params(base=3000 + i).model_copy(
-            update={"backends": base.backends.model_copy(update={"runner": "kfp-local"})})
+            update={"backends": base.backends.model_copy(update={"runner": "kfp-local"})}
+        )
         result = run_pipeline(s, track=False, register=False)
         assert result.executed == STEPS
 
@@ -73,8 +74,12 @@ def demo_cached_run(work: Path) -> dict[str, float]:
     for folder in ("components", "pipelines", "data"):
         shutil.copytree(REPO / folder, proj / folder, ignore=shutil.ignore_patterns("__pycache__"))
     cmd = [sys.executable, "-m", "onepipe"]
-    subprocess.run([*cmd, "data", "put", "loans", "data/loans/batch_1.csv"], cwd=proj, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*cmd, "data", "put", "loans", "data/loans/batch_1.csv"],
+        cwd=proj,
+        check=True,
+        capture_output=True,
+    )
     subprocess.run([*cmd, "run"], cwd=proj, check=True, capture_output=True)  # fill the cache
 
     def cached(i: int) -> None:
@@ -94,16 +99,28 @@ def main() -> int:
         demo = demo_cached_run(work)
     per = {k: v / STEPS * 1000 for k, v in chain.items()}
     print(f"10-step no-op chain, median of {REPEAT} (kfp.local: 2) runs, ms per step:")
-    print(f"  (a) in-process, cold            {per['inprocess_cold']:8.2f} ms/step   (target <= 10)")
-    print(f"      in-process, cold + MLflow   {per['inprocess_cold_with_mlflow']:8.2f} ms/step   (a child run per step, SQLite)")
+    print(
+        f"  (a) in-process, cold            {per['inprocess_cold']:8.2f} ms/step   (target <= 10)"
+    )
+    print(
+        f"      in-process, cold + MLflow   {per['inprocess_cold_with_mlflow']:8.2f} ms/step   (a child run per step, SQLite)"
+    )
     print(f"  (b) in-process, fully cached    {per['inprocess_cached']:8.2f} ms/step")
     print(f"  (c) kfp.local subprocess        {per['kfp_local']:8.2f} ms/step")
-    print(f"  ratio kfp.local / in-process cold:   {chain['kfp_local'] / chain['inprocess_cold']:8.1f}x")
-    print(f"  ratio in-process cached / cold:      {chain['inprocess_cached'] / chain['inprocess_cold']:8.2f}x")
+    print(
+        f"  ratio kfp.local / in-process cold:   {chain['kfp_local'] / chain['inprocess_cold']:8.1f}x"
+    )
+    print(
+        f"  ratio in-process cached / cold:      {chain['inprocess_cached'] / chain['inprocess_cold']:8.2f}x"
+    )
     print("demo pipeline, fresh process, all 5 steps cached:")
-    print(f"  (d) onepipe run                 {demo['onepipe_run_cached']:8.3f} s       (target < 1.5)")
+    print(
+        f"  (d) onepipe run                 {demo['onepipe_run_cached']:8.3f} s       (target < 1.5)"
+    )
     print(f"      onepipe --help (floor)      {demo['onepipe_help']:8.3f} s")
-    print(f"  ratio run / --help:                  {demo['onepipe_run_cached'] / demo['onepipe_help']:8.1f}x")
+    print(
+        f"  ratio run / --help:                  {demo['onepipe_run_cached'] / demo['onepipe_help']:8.1f}x"
+    )
     ok = per["inprocess_cold"] <= 10 and demo["onepipe_run_cached"] < 1.5
     print(f"targets: {'met' if ok else 'NOT met'}")
     return 0

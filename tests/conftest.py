@@ -42,8 +42,9 @@ class Trained:
     def settings(self, *overrides: str, env: str | None = None):
         from onepipe.config import load_settings
 
-        return load_settings(self.root / "onepipe.yaml", overrides=[*FAST, *overrides], env=env,
-                             user="tester")
+        return load_settings(
+            self.root / "onepipe.yaml", overrides=[*FAST, *overrides], env=env, user="tester"
+        )
 
 
 @pytest.fixture(scope="session")

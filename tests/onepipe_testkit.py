@@ -25,13 +25,19 @@ def copy_project(dest: Path) -> Path:
 
 def git_init(root: Path) -> str:
     """Make ``root`` a git checkout with one commit; returns the commit id."""
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
     (root / ".gitignore").write_text(".onepipe/\n__pycache__/\n")
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
         subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True)
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @dataclass
@@ -43,8 +49,12 @@ class CliResult:
 
 def run_onepipe(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None) -> CliResult:
     """``python -m onepipe ARGS`` as a real subprocess (what a user's shell does)."""
-    proc = subprocess.run([sys.executable, "-m", "onepipe", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, "-m", "onepipe", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
-
-

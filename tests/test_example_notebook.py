@@ -16,8 +16,12 @@ def test_notebook_executes_every_cell(tmp_path):
     (root / "examples").mkdir()
     shutil.copy2(REPO / "examples/notebook.ipynb", root / "examples/notebook.ipynb")
     nb = nbformat.read(root / "examples/notebook.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(root / "examples")}})
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(root / "examples")}},
+    )
     client.execute()  # raises CellExecutionError naming the failing cell
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]

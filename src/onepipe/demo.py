@@ -45,7 +45,9 @@ def _commit_first_batch(settings) -> str:
         console.print(f"already committed: {head.repo}@{head.short} holds {batch.name}")
         return head.ref
     commit = store.put("loans", [batch], message="first batch of loan applications")
-    console.print(f"committed {commit.repo}@{commit.short} ({len(commit.files)} file, content-addressed)")
+    console.print(
+        f"committed {commit.repo}@{commit.short} ({len(commit.files)} file, content-addressed)"
+    )
     return commit.ref
 
 
@@ -56,7 +58,9 @@ def main() -> int:
 
     try:
         settings = load_settings(user=current_user())
-        _say(f"onepipe data put loans {FIRST_BATCH}", "1. a first data batch lands in the data store")
+        _say(
+            f"onepipe data put loans {FIRST_BATCH}", "1. a first data batch lands in the data store"
+        )
         _commit_first_batch(settings)
 
         _say("onepipe run", "2. the pipeline runs, tracked in MLflow, model registered")
@@ -65,7 +69,10 @@ def main() -> int:
 
         _say("onepipe promote", "3. the new model becomes champion")
         ref, previous = promote(settings, settings.model_name, first.model_version)
-        console.print(f"{ref.name}: champion -> version {ref.version}" + (f" (was {previous})" if previous else ""))
+        console.print(
+            f"{ref.name}: champion -> version {ref.version}"
+            + (f" (was {previous})" if previous else "")
+        )
 
         _say("onepipe run", "4. an identical rerun: every step is a cache hit")
         second = run_pipeline(settings, listener=StepProgress(console), command="onepipe run")
@@ -79,8 +86,10 @@ def main() -> int:
 
         lineage(f"{settings.model_name}@champion", config=settings.config_file)
         console.print()
-        console.print("Next: [bold]onepipe ui[/] (MLflow UI on http://127.0.0.1:5000), "
-                      "[bold]onepipe reproduce credit-risk@champion[/], examples/notebook.ipynb")
+        console.print(
+            "Next: [bold]onepipe ui[/] (MLflow UI on http://127.0.0.1:5000), "
+            "[bold]onepipe reproduce credit-risk@champion[/], examples/notebook.ipynb"
+        )
         return 0
     except OnepipeError as exc:
         console.print(f"error: {exc}")

@@ -37,7 +37,9 @@ def load_backend(stage: str, name: str) -> Any:
     """The class implementing ``stage``'s protocol for backend ``name``."""
     table = BACKENDS.get(stage)
     if table is None:
-        raise ConfigError(f"backends.{stage}: unknown stage (expected one of: {', '.join(BACKENDS)})")
+        raise ConfigError(
+            f"backends.{stage}: unknown stage (expected one of: {', '.join(BACKENDS)})"
+        )
     target = table.get(name)
     if target is None:
         if (stage, name) in PLANNED:
@@ -45,6 +47,8 @@ def load_backend(stage: str, name: str) -> Any:
                 f"backends.{stage}: {name!r} is a cluster backend this build does not ship yet "
                 f"(available here: {', '.join(table)})"
             )
-        raise ConfigError(f"backends.{stage}: unknown backend {name!r} (expected one of: {', '.join(table)})")
+        raise ConfigError(
+            f"backends.{stage}: unknown backend {name!r} (expected one of: {', '.join(table)})"
+        )
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)

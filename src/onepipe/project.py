@@ -1,11 +1,11 @@
 """The notebook API: the same objects and code paths the CLI uses.
 
-    from onepipe import Project
-    p = Project()                       # finds onepipe.yaml upward
-    result = p.run(params={"max_depth": 4})
-    df = p.data("loans@master").to_pandas()
-    model = p.load_model("credit-risk@champion")
-    train_df, test_df = p.step("featurize")(df).values()
+from onepipe import Project
+p = Project()                       # finds onepipe.yaml upward
+result = p.run(params={"max_depth": 4})
+df = p.data("loans@master").to_pandas()
+model = p.load_model("credit-risk@champion")
+train_df, test_df = p.step("featurize")(df).values()
 """
 
 from __future__ import annotations
@@ -58,37 +58,69 @@ class StepOutputs(dict):
 
 
 class Project:
-    def __init__(self, path: str | Path | None = None, *, env: str | None = None,
-                 variant: str | None = None, params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        env: str | None = None,
+        variant: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         start = Path(path) if path else None
         config = start if start and start.is_file() else None
         self._base = dict(env=env, variant=variant, params=params or {})
-        self.settings: Settings = self._resolve(config=config, start=start if not config else None,
-                                                **self._base)
+        self.settings: Settings = self._resolve(
+            config=config, start=start if not config else None, **self._base
+        )
 
     def _resolve(self, *, config=None, start=None, env=None, variant=None, params=None) -> Settings:
         overrides = [f"{k}={v}" for k, v in (params or {}).items()]
-        return load_settings(config or (getattr(self, "settings", None) and self.settings.config_file),
-                             env=env, variant=variant, overrides=overrides, user=_user(), start=start)
+        return load_settings(
+            config or (getattr(self, "settings", None) and self.settings.config_file),
+            env=env,
+            variant=variant,
+            overrides=overrides,
+            user=_user(),
+            start=start,
+        )
 
     def __repr__(self) -> str:
         s = self.settings
         return f"Project({s.project!r}, env={s.env!r}, variant={s.variant!r}, root={str(s.root)!r})"
 
-    def configure(self, *, env: str | None = None, variant: str | None = None,
-                  params: dict[str, Any] | None = None) -> Settings:
+    def configure(
+        self,
+        *,
+        env: str | None = None,
+        variant: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Settings:
         """Settings for another env/variant/params, resolved exactly as the CLI would."""
-        return self._resolve(env=env or self._base["env"], variant=variant or self._base["variant"],
-                             params={**self._base["params"], **(params or {})})
+        return self._resolve(
+            env=env or self._base["env"],
+            variant=variant or self._base["variant"],
+            params={**self._base["params"], **(params or {})},
+        )
 
     # ---- the pipeline ------------------------------------------------------
-    def run(self, *, env: str | None = None, variant: str | None = None,
-            params: dict[str, Any] | None = None, use_cache: bool = True, register: bool = True):
+    def run(
+        self,
+        *,
+        env: str | None = None,
+        variant: str | None = None,
+        params: dict[str, Any] | None = None,
+        use_cache: bool = True,
+        register: bool = True,
+    ):
         from onepipe.pipeline.execute import run_pipeline
 
         settings = self.configure(env=env, variant=variant, params=params)
-        return run_pipeline(settings, use_cache=use_cache, register=register,
-                            command=f"Project.run(env={settings.env!r}, variant={settings.variant!r}, params={params!r})")
+        return run_pipeline(
+            settings,
+            use_cache=use_cache,
+            register=register,
+            command=f"Project.run(env={settings.env!r}, variant={settings.variant!r}, params={params!r})",
+        )
 
     def step(self, name: str, **params: Any) -> Callable[..., StepOutputs]:
         """A pipeline step as a plain function: artifact inputs positionally, params from config."""
@@ -101,17 +133,26 @@ class Project:
         try:
             task = graph.task(name)
         except KeyError:
-            raise UsageError(f"no step {name!r} (steps: {', '.join(t.name for t in graph.tasks)})") from None
+            raise UsageError(
+                f"no step {name!r} (steps: {', '.join(t.name for t in graph.tasks)})"
+            ) from None
         func = load_component_functions(settings.pipeline.module, settings.root)[task.function]
         args = {**settings.params, "data_store": settings.data_store_uri}
 
         def call(*inputs: Any, **overrides: Any) -> StepOutputs:
             names = list(task.artifacts)
             if len(inputs) != len(names):
-                raise UsageError(f"step {name!r} takes {len(names)} input(s) ({', '.join(names) or 'none'}), got {len(inputs)}")
-            kwargs = {p: coerce_param(overrides.get(p, args.get(src[1]) if src[0] == "pipeline" else src[1]),
-                                      task.param_types.get(p, ""), f"{name}: {p}")
-                      for p, src in task.params.items()}
+                raise UsageError(
+                    f"step {name!r} takes {len(names)} input(s) ({', '.join(names) or 'none'}), got {len(inputs)}"
+                )
+            kwargs = {
+                p: coerce_param(
+                    overrides.get(p, args.get(src[1]) if src[0] == "pipeline" else src[1]),
+                    task.param_types.get(p, ""),
+                    f"{name}: {p}",
+                )
+                for p, src in task.params.items()
+            }
             return _call_step(func, task, dict(zip(names, inputs, strict=True)), kwargs)
 
         call.__name__ = name
@@ -158,8 +199,10 @@ def _call_step(func, task, inputs: dict[str, Any], params: dict[str, Any]) -> St
             path = Path(getattr(value, "path", value))
         schema = "system.Dataset"
         kwargs[name] = _SCHEMA_TITLE_TO_TYPE.get(schema, Artifact)(name=name, uri=str(path))
-    outs = {n: _SCHEMA_TITLE_TO_TYPE.get(s, Artifact)(name=n, uri=str(work / "out" / n), metadata={})
-            for n, s in task.outputs.items()}
+    outs = {
+        n: _SCHEMA_TITLE_TO_TYPE.get(s, Artifact)(name=n, uri=str(work / "out" / n), metadata={})
+        for n, s in task.outputs.items()
+    }
     (work / "out").mkdir()
     func(**kwargs, **outs)
     values: dict[str, Any] = {}

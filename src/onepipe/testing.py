@@ -12,7 +12,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-_STEP = '''
+_STEP = """
 @dsl.component(base_image="python:3.11", install_kfp_package=False)
 def step_{i}({inputs}out: Output[Dataset]):
     import os
@@ -21,20 +21,22 @@ def step_{i}({inputs}out: Output[Dataset]):
     with open(out.path, "w") as fh:
         fh.write(str(value))
     out.metadata["value"] = value
-'''
+"""
 
 
 def make_chain_project(root: Path, n: int = 3, *, fail_at: int | None = None) -> Path:
     """Write the project under ``root``; returns ``root``."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "onepipe.yaml").write_text(textwrap.dedent("""\
+    (root / "onepipe.yaml").write_text(
+        textwrap.dedent("""\
         project: chain
         model: {name: chain-model, step: step_1, output: out, metrics_step: step_1}
         pipeline:
           module: chainpipe
           function: chain
           params: {base: 1, factor: 2.0, fail: false}
-        """))
+        """)
+    )
     lib = root / "chainlib"
     lib.mkdir(exist_ok=True)
     (lib / "__init__.py").write_text("")
@@ -54,7 +56,9 @@ def make_chain_project(root: Path, n: int = 3, *, fail_at: int | None = None) ->
             if i == n:
                 body += "    from chainlib.helpers import finish\n    value = finish(value)\n"
             if fail_at == i:
-                body += "    if fail:\n        raise ValueError(f'step {i} failed on purpose')\n".replace("{i}", str(i))
+                body += "    if fail:\n        raise ValueError(f'step {i} failed on purpose')\n".replace(
+                    "{i}", str(i)
+                )
         steps.append(_STEP.format(i=i, inputs=inputs, body=body.rstrip("\n")))
     wiring = ["    t1 = step_1(base=base, fail=fail)"]
     for i in range(2, n + 1):
@@ -65,6 +69,7 @@ def make_chain_project(root: Path, n: int = 3, *, fail_at: int | None = None) ->
         + "".join(steps)
         + "\n\n@dsl.pipeline(name='chain')\n"
         + "def chain(base: int = 1, factor: float = 2.0, fail: bool = False):\n"
-        + "\n".join(wiring) + "\n"
+        + "\n".join(wiring)
+        + "\n"
     )
     return root

@@ -11,9 +11,11 @@ from onepipe_testkit import run_onepipe
 
 
 def test_help_imports_no_heavy_library():
-    code = ("import sys; from onepipe.cli.main import app; "
-            "heavy = [m for m in ('mlflow', 'kfp', 'sklearn', 'optuna', 'pandas', 'mlserver', 'kubernetes') "
-            "if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys; from onepipe.cli.main import app; "
+        "heavy = [m for m in ('mlflow', 'kfp', 'sklearn', 'optuna', 'pandas', 'mlserver', 'kubernetes') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
 
@@ -29,7 +31,9 @@ def test_config_show_prints_the_resolved_config(project, cli):
     assert res.code == 0, res.err
     data = json.loads(res.out)
     assert data["env"] == "prod" and data["variant"] == "fast"
-    assert data["pipeline"]["params"]["n_estimators"] == 30 and data["pipeline"]["params"]["seed"] == 3
+    assert (
+        data["pipeline"]["params"]["n_estimators"] == 30 and data["pipeline"]["params"]["seed"] == 3
+    )
     assert data["kubernetes"]["namespace"] == "onepipe-prod"
     assert cli("config", "show").out.startswith("project: credit-risk")
 
@@ -38,7 +42,10 @@ def test_config_show_prints_the_resolved_config(project, cli):
     ("args", "needle"),
     [
         (("config", "show", "--env", "staging"), "unknown environment 'staging'"),
-        (("run", "-p", "n_estimator=3"), "-p n_estimator: unknown param (did you mean: n_estimators?)"),
+        (
+            ("run", "-p", "n_estimator=3"),
+            "-p n_estimator: unknown param (did you mean: n_estimators?)",
+        ),
         (("run", "-p", "seed=x"), "-p seed: expected an integer, found 'x'"),
         (("run", "--bogus"), "No such option: --bogus"),
         (("lineage",), "Missing argument"),

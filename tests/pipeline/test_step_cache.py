@@ -48,7 +48,9 @@ def test_changing_a_param_reruns_only_the_steps_downstream_of_it(chain):
     assert statuses(changed) == ["cached", "done", "done", "done"]
     assert values(changed) == [1, 3.0, 3.0, 4.0]
     # Back to the old value: everything is in the cache already.
-    assert statuses(run_pipeline(settings_for(chain), track=False, register=False)) == ["cached"] * 4
+    assert (
+        statuses(run_pipeline(settings_for(chain), track=False, register=False)) == ["cached"] * 4
+    )
 
 
 def test_an_upstream_change_with_identical_output_stops_invalidating(chain):
@@ -72,7 +74,9 @@ def test_editing_project_code_a_step_imports_reruns_that_step_only(chain):
 def test_editing_a_step_source_reruns_it_and_downstream(chain):
     run_pipeline(settings_for(chain), track=False, register=False)
     source = chain / "chainpipe.py"
-    source.write_text(source.read_text().replace("value = value * factor", "value = value * factor * 5"))
+    source.write_text(
+        source.read_text().replace("value = value * factor", "value = value * factor * 5")
+    )
     edited = run_pipeline(settings_for(chain), track=False, register=False)
     assert statuses(edited) == ["cached", "done", "done", "done"]
     assert values(edited) == [1, 10.0, 10.0, 11.0]
@@ -103,11 +107,16 @@ def test_cached_steps_are_tracked_as_cache_hits_naming_the_producing_run(chain):
     first = run_pipeline(chain_settings, register=False)
     second = run_pipeline(chain_settings, register=False)
     client = client_for(chain_settings)
-    children = client.search_runs([second.experiment_id],
-                                  f"tags.`mlflow.parentRunId` = '{second.run_id}'")
+    children = client.search_runs(
+        [second.experiment_id], f"tags.`mlflow.parentRunId` = '{second.run_id}'"
+    )
     assert len(children) == 4
-    first_children = {r.data.tags["onepipe.step"]: r.info.run_id for r in client.search_runs(
-        [first.experiment_id], f"tags.`mlflow.parentRunId` = '{first.run_id}'")}
+    first_children = {
+        r.data.tags["onepipe.step"]: r.info.run_id
+        for r in client.search_runs(
+            [first.experiment_id], f"tags.`mlflow.parentRunId` = '{first.run_id}'"
+        )
+    }
     for child in children:
         tags = child.data.tags
         assert tags["onepipe.cache_hit"] == "true"

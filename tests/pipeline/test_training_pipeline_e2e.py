@@ -85,11 +85,19 @@ def test_cli_run_in_a_real_process_reports_cache_hits_as_json(trained):
     from onepipe.tracking import outbox
 
     assert outbox.pending(settings.outbox_dir) == []
-    latest = client.search_runs([trained.result.experiment_id], "tags.`onepipe.kind` = 'pipeline'",
-                                order_by=["attributes.start_time DESC"], max_results=1)[0]
-    assert latest.data.tags["onepipe.executed"] == "0" and latest.data.tags["onepipe.model"] == "credit-risk/1"
-    children = client.search_runs([trained.result.experiment_id],
-                                  f"tags.`mlflow.parentRunId` = '{latest.info.run_id}'")
+    latest = client.search_runs(
+        [trained.result.experiment_id],
+        "tags.`onepipe.kind` = 'pipeline'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )[0]
+    assert (
+        latest.data.tags["onepipe.executed"] == "0"
+        and latest.data.tags["onepipe.model"] == "credit-risk/1"
+    )
+    children = client.search_runs(
+        [trained.result.experiment_id], f"tags.`mlflow.parentRunId` = '{latest.info.run_id}'"
+    )
     assert sorted(c.data.tags["onepipe.cache_hit"] for c in children) == ["true"] * 5
 
 
@@ -105,5 +113,7 @@ def test_bad_data_fails_the_validate_step_naming_column_and_rows(trained, tmp_pa
     assert put.code == 0, put.err
     res = run_onepipe("run", "-p", "data_ref=loans@bad", cwd=trained.root)
     assert res.code == 1
-    assert "validate" in res.err and "annual_income" in res.err and "3" in res.err and "17" in res.err
+    assert (
+        "validate" in res.err and "annual_income" in res.err and "3" in res.err and "17" in res.err
+    )
     assert "Traceback" not in res.err

@@ -18,7 +18,13 @@ def test_lineage_links_model_run_steps_data_git_and_config(trained):
     info = lineage(settings, "credit-risk/1")
     assert info["model"]["version"] == "1"
     assert info["run"]["id"] == trained.result.run_id
-    assert [s["name"] for s in info["steps"]] == ["ingest", "validate", "featurize", "train", "evaluate"]
+    assert [s["name"] for s in info["steps"]] == [
+        "ingest",
+        "validate",
+        "featurize",
+        "train",
+        "evaluate",
+    ]
     assert info["data"] == [trained.data_ref]
     assert info["git"]["commit"] == trained.git_commit
     assert info["config"]["hash"] == settings.config_hash
@@ -47,14 +53,20 @@ def test_promote_moves_champion_and_aliases_resolve(trained, cli):
 @pytest.mark.parametrize(
     ("spec", "error", "text"),
     [
-        ("credit-rsk@champion", NotFoundError, "model 'credit-rsk' is not registered (did you mean: credit-risk?)"),
+        (
+            "credit-rsk@champion",
+            NotFoundError,
+            "model 'credit-rsk' is not registered (did you mean: credit-risk?)",
+        ),
         ("credit-risk@golden", NotFoundError, "has no alias 'golden'"),
         ("credit-risk/99", NotFoundError, "has no version 99"),
         ("credit risk@@x", UsageError, "expected NAME, NAME@ALIAS or NAME/VERSION"),
     ],
 )
 def test_unknown_models_get_a_clear_error(trained, spec, error, text):
-    with pytest.raises(error, match=text.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+    with pytest.raises(
+        error, match=text.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")
+    ):
         resolve_model(trained.settings(), spec)
 
 
@@ -81,13 +93,22 @@ def test_reproduce_reruns_recorded_config_at_recorded_commit_and_matches_exactly
 @pytest.mark.slow
 def test_reproduce_warns_when_head_moved(trained):
     (trained.root / "NOTES.md").write_text("a change after training\n")
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
     import os
 
     for args in (["add", "NOTES.md"], ["commit", "-qm", "notes"]):
-        subprocess.run(["git", *args], cwd=trained.root, check=True, capture_output=True,
-                       env={**os.environ, **env})
+        subprocess.run(
+            ["git", *args],
+            cwd=trained.root,
+            check=True,
+            capture_output=True,
+            env={**os.environ, **env},
+        )
     res = run_onepipe("reproduce", "credit-risk/1", cwd=trained.root)
     assert res.code == 0, res.err
     assert "warning: HEAD is" in res.err and trained.git_commit[:12] in res.err

@@ -23,10 +23,24 @@ def mlflow_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root}/mlflow.db",
-         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root}/mlflow.db",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -47,7 +61,9 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_pipeline_tracks_registers_and_reads_lineage_through_a_tracking_server(mlflow_server, tmp_path):
+def test_pipeline_tracks_registers_and_reads_lineage_through_a_tracking_server(
+    mlflow_server, tmp_path
+):
     from onepipe.config import load_settings
     from onepipe.data import open_store
     from onepipe.pipeline.execute import run_pipeline
@@ -55,8 +71,9 @@ def test_pipeline_tracks_registers_and_reads_lineage_through_a_tracking_server(m
     from onepipe.tracking.lineage import lineage
 
     root = copy_project(tmp_path / "proj")
-    settings = load_settings(root / "onepipe.yaml", overrides=[*FAST, f"tracking.uri={mlflow_server}"],
-                             user="alice")
+    settings = load_settings(
+        root / "onepipe.yaml", overrides=[*FAST, f"tracking.uri={mlflow_server}"], user="alice"
+    )
     commit = open_store(settings).put("loans", [root / "data/loans/batch_1.csv"])
     result = run_pipeline(settings, command="pytest")
     assert result.model_version == "1" and result.tracking_uri == mlflow_server

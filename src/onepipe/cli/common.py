@@ -15,15 +15,23 @@ from rich.console import Console
 from onepipe.config import Settings, load_settings
 
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Project file (default: nearest onepipe.yaml upward).")
+    Path | None,
+    typer.Option("--config", "-c", help="Project file (default: nearest onepipe.yaml upward)."),
 ]
 EnvOpt = Annotated[
-    str | None, typer.Option("--env", "-e", help="Environment overlay: dev, test, acc, prod. [env: ONEPIPE_ENV]")
+    str | None,
+    typer.Option(
+        "--env", "-e", help="Environment overlay: dev, test, acc, prod. [env: ONEPIPE_ENV]"
+    ),
 ]
-VariantOpt = Annotated[str | None, typer.Option("--variant", "-V", help="Params variant from onepipe.yaml.")]
+VariantOpt = Annotated[
+    str | None, typer.Option("--variant", "-V", help="Params variant from onepipe.yaml.")
+]
 ParamOpt = Annotated[
     list[str] | None,
-    typer.Option("--param", "-p", help="Override: name=value for a param, section.key=value for config."),
+    typer.Option(
+        "--param", "-p", help="Override: name=value for a param, section.key=value for config."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
@@ -42,8 +50,12 @@ def current_user() -> str:
         return "anonymous"
 
 
-def resolve(config: Path | None = None, env: str | None = None, variant: str | None = None,
-            params: list[str] | None = None) -> Settings:
+def resolve(
+    config: Path | None = None,
+    env: str | None = None,
+    variant: str | None = None,
+    params: list[str] | None = None,
+) -> Settings:
     """Read the configuration exactly once per command."""
     return load_settings(
         config or os.environ.get("ONEPIPE_CONFIG") or None,

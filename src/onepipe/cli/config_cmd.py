@@ -20,8 +20,13 @@ app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("show")
-def show(config: ConfigOpt = None, env: EnvOpt = None, variant: VariantOpt = None,
-         param: ParamOpt = None, json_: JsonOpt = False) -> None:
+def show(
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    param: ParamOpt = None,
+    json_: JsonOpt = False,
+) -> None:
     """Print the configuration resolved for an environment and variant."""
     settings = resolve(config, env, variant, param)
     data = settings.show()

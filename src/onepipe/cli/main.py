@@ -29,21 +29,22 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """One ML pipeline from notebook to production."""
 
 
 def _register() -> None:
-    from onepipe.cli import config_cmd, data_cmd, model_cmd, run_cmd
+    from onepipe.cli import config_cmd, data_cmd, model_cmd, run_cmd, serve_cmd, sweep_cmd
 
     app.add_typer(config_cmd.app, name="config", help="Show the resolved configuration.")
     app.add_typer(data_cmd.app, name="data", help="Versioned data: repos, branches, commits.")
     run_cmd.register(app)
     model_cmd.register(app)
-    from onepipe.cli import sweep_cmd; sweep_cmd.register(app)  # noqa: E702 (one line, shared file)
-    from onepipe.cli import serve_cmd; serve_cmd.register(app)  # noqa: E702 (one line, shared file)
+    sweep_cmd.register(app)
+    serve_cmd.register(app)
 
 
 _register()

@@ -17,9 +17,16 @@ def register(app: typer.Typer) -> None:
 
 
 def promote(
-    model: Annotated[str | None, typer.Argument(help="Model name (default: model.name from config).")] = None,
-    version: Annotated[str | None, typer.Option("--version", "-v", help="Version to promote (default: the challenger).")] = None,
-    config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+    model: Annotated[
+        str | None, typer.Argument(help="Model name (default: model.name from config).")
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", "-v", help="Version to promote (default: the challenger)."),
+    ] = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Move the `champion` alias to a version (default: the current `challenger`)."""
     from onepipe.tracking.registry import promote as do_promote
@@ -30,8 +37,14 @@ def promote(
 
     routed = on_promote(settings, ref, previous) if ref.name == settings.model_name else None
     if json_:
-        print_json({"model": ref.name, "champion": ref.version, "previous": previous,
-                    "deployment": routed[0].to_dict() if routed else None})
+        print_json(
+            {
+                "model": ref.name,
+                "champion": ref.version,
+                "previous": previous,
+                "deployment": routed[0].to_dict() if routed else None,
+            }
+        )
         return
     was = f" (was {previous})" if previous and previous != ref.version else ""
     out.print(f"{ref.name}: champion -> version {ref.version}{was}")
@@ -41,7 +54,9 @@ def promote(
 
 def lineage(
     model: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME (champion).")],
-    config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Print the chain: model version -> run -> steps -> data commits -> git commit -> config."""
     from onepipe.tracking.lineage import lineage as get_lineage
@@ -57,27 +72,40 @@ def lineage(
     m, r = info["model"], info["run"]
     aliases = f" [{', '.join(m['aliases'])}]" if m["aliases"] else ""
     tree = Tree(f"[bold]model[/] {m['name']}/{m['version']}{aliases}")
-    run = tree.add(f"[bold]run[/] {r['id']} ({r['status'].lower()}, runner {r['runner']}, user {r['user']})")
+    run = tree.add(
+        f"[bold]run[/] {r['id']} ({r['status'].lower()}, runner {r['runner']}, user {r['user']})"
+    )
     run.add("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(r["metrics"].items())))
     run.add("params: " + ", ".join(f"{k}={v}" for k, v in sorted(r["params"].items())))
     steps = run.add("[bold]steps[/]")
     for s in info["steps"]:
-        origin = f"cache hit, produced by run {s['produced_by'][:12]}" if s["cache_hit"] else f"run {s['run_id'][:12]}"
+        origin = (
+            f"cache hit, produced by run {s['produced_by'][:12]}"
+            if s["cache_hit"]
+            else f"run {s['run_id'][:12]}"
+        )
         steps.add(f"{s['name']}: {s['status']} ({origin})")
     data = tree.add("[bold]data[/]")
     for ref in info["data"]:
         data.add(ref)
     g = info["git"]
-    tree.add(f"[bold]git[/] {g['commit']}" + (f" (dirty, diff {g['diff_hash']})" if g["dirty"] else " (clean)"))
+    tree.add(
+        f"[bold]git[/] {g['commit']}"
+        + (f" (dirty, diff {g['diff_hash']})" if g["dirty"] else " (clean)")
+    )
     c = info["config"]
-    tree.add(f"[bold]config[/] hash {c['hash']}, env {c['env']}, variant {c['variant'] or '-'} "
-             f"(artifact {c['artifact']} of run {r['id'][:12]})")
+    tree.add(
+        f"[bold]config[/] hash {c['hash']}, env {c['env']}, variant {c['variant'] or '-'} "
+        f"(artifact {c['artifact']} of run {r['id'][:12]})"
+    )
     out.print(tree)
 
 
 def reproduce(
     model: Annotated[str, typer.Argument(help="NAME/VERSION or NAME@ALIAS to reproduce.")],
-    config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Re-run the recorded config at the recorded data commit; report whether metrics match exactly."""
     from onepipe.cli.progress import StepProgress
@@ -89,10 +117,14 @@ def reproduce(
         print_json(rep.to_dict())
     else:
         if rep.git_differs:
-            err.print(f"[yellow]warning:[/] HEAD is {rep.head_git[:12]}, the model was trained at "
-                      f"{rep.recorded_git[:12]}: code may differ")
+            err.print(
+                f"[yellow]warning:[/] HEAD is {rep.head_git[:12]}, the model was trained at "
+                f"{rep.recorded_git[:12]}: code may differ"
+            )
         if rep.exact:
-            out.print(f"{rep.model} reproduced: all {len(rep.new_metrics)} metrics match exactly (run {rep.run_id})")
+            out.print(
+                f"{rep.model} reproduced: all {len(rep.new_metrics)} metrics match exactly (run {rep.run_id})"
+            )
         else:
             out.print(f"{rep.model} NOT reproduced exactly (run {rep.run_id}):")
             for k, (a, b) in rep.differences.items():
@@ -108,10 +140,18 @@ def models(config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False)
     settings = resolve(config, env)
     client = client_for(settings)
     rows = []
-    for mv in sorted(client.search_model_versions(f"name='{settings.model_name}'"), key=lambda v: int(v.version)):
+    for mv in sorted(
+        client.search_model_versions(f"name='{settings.model_name}'"), key=lambda v: int(v.version)
+    ):
         metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
-        rows.append({"version": str(mv.version), "aliases": list(mv.aliases or []), "run_id": mv.run_id,
-                     "metrics": metrics})
+        rows.append(
+            {
+                "version": str(mv.version),
+                "aliases": list(mv.aliases or []),
+                "run_id": mv.run_id,
+                "metrics": metrics,
+            }
+        )
     if json_:
         print_json(rows)
         return
@@ -121,6 +161,11 @@ def models(config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False)
     for col in ("version", "aliases", "run", "roc_auc", "accuracy"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["version"], ", ".join(r["aliases"]), r["run_id"][:12],
-                      f"{r['metrics'].get('roc_auc', float('nan')):.4f}", f"{r['metrics'].get('accuracy', float('nan')):.4f}")
+        table.add_row(
+            r["version"],
+            ", ".join(r["aliases"]),
+            r["run_id"][:12],
+            f"{r['metrics'].get('roc_auc', float('nan')):.4f}",
+            f"{r['metrics'].get('accuracy', float('nan')):.4f}",
+        )
     out.print(table)

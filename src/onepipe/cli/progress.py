@@ -7,7 +7,12 @@ from rich.table import Table
 
 from onepipe.pipeline.protocol import StepResult
 
-_MARK = {"done": "[green]✓[/]", "cached": "[cyan]↺[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]"}
+_MARK = {
+    "done": "[green]✓[/]",
+    "cached": "[cyan]↺[/]",
+    "failed": "[red]✗[/]",
+    "skipped": "[dim]-[/]",
+}
 
 
 class StepProgress:
@@ -60,11 +65,19 @@ def print_summary(console: Console, result, settings) -> None:
     else:
         console.print(f"{result.executed} of {n} steps executed, {result.cache_hits} cache hits.")
     if result.metrics:
-        console.print("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items())))
+        console.print(
+            "metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
+        )
     if result.model_version:
-        how = "registered as new version, alias challenger" if result.model_is_new else "unchanged model, existing version"
+        how = (
+            "registered as new version, alias challenger"
+            if result.model_is_new
+            else "unchanged model, existing version"
+        )
         console.print(f"model: {settings.model_name}/{result.model_version} ({how})")
     run = result.run_id or "queued, written to MLflow in the background"
-    console.print(f"run: {run}  data: {', '.join(result.data_refs.values()) or '-'}  "
-                  f"({result.duration:.2f}s, runner {result.runner})")
+    console.print(
+        f"run: {run}  data: {', '.join(result.data_refs.values()) or '-'}  "
+        f"({result.duration:.2f}s, runner {result.runner})"
+    )
     console.print("UI: [bold]onepipe ui[/] then open http://127.0.0.1:5000")

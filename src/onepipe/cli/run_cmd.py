@@ -29,9 +29,16 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    config: ConfigOpt = None, env: EnvOpt = None, variant: VariantOpt = None, param: ParamOpt = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Execute every step, ignoring the cache.")] = False,
-    runner: Annotated[str | None, typer.Option("--runner", help="inprocess or kfp-local (default from config).")] = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    param: ParamOpt = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Execute every step, ignoring the cache.")
+    ] = False,
+    runner: Annotated[
+        str | None, typer.Option("--runner", help="inprocess or kfp-local (default from config).")
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Run the pipeline: every step cached, tracked in MLflow, the model registered as challenger."""
@@ -43,11 +50,15 @@ def run(
     if runner:
         extra.append(f"backends.runner={runner}")
     settings = resolve(config, env, variant, extra)
-    err.print(f"[bold]{settings.project}[/] · env {settings.env}"
-              + (f" · variant {settings.variant}" if settings.variant else "")
-              + f" · runner {settings.backends.runner}")
+    err.print(
+        f"[bold]{settings.project}[/] · env {settings.env}"
+        + (f" · variant {settings.variant}" if settings.variant else "")
+        + f" · runner {settings.backends.runner}"
+    )
     try:
-        result = run_pipeline(settings, use_cache=not no_cache, listener=StepProgress(err), defer_tracking=True)
+        result = run_pipeline(
+            settings, use_cache=not no_cache, listener=StepProgress(err), defer_tracking=True
+        )
     except RunFailed as exc:
         if json_ and exc.result is not None:
             print_json(exc.result.to_dict())
@@ -59,8 +70,11 @@ def run(
 
 
 def compile_(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the IR YAML.")] = Path("pipeline.yaml"),
-    config: ConfigOpt = None, env: EnvOpt = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the IR YAML.")
+    ] = Path("pipeline.yaml"),
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
 ) -> None:
     """Compile the pipeline to KFP IR YAML (what Kubeflow Pipelines runs)."""
     from onepipe.pipeline.compile import write_ir
@@ -73,7 +87,8 @@ def compile_(
 def ui(
     port: Annotated[int, typer.Option("--port", help="Port on localhost.")] = 5000,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    config: ConfigOpt = None, env: EnvOpt = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
 ) -> None:
     """Start the MLflow UI on this project's tracking store."""
     settings = resolve(config, env)
@@ -81,6 +96,18 @@ def ui(
         out.print(f"tracking server for env {settings.env}: {settings.tracking_uri}")
         return
     err.print(f"MLflow UI on http://{host}:{port} (store {settings.tracking_uri}); Ctrl-C to stop")
-    args = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", settings.tracking_uri,
-            "--default-artifact-root", settings.artifact_location, "--host", host, "--port", str(port)]
+    args = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        settings.tracking_uri,
+        "--default-artifact-root",
+        settings.artifact_location,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     os.execv(sys.executable, args)

@@ -71,7 +71,7 @@ def load_settings(
         overlay = base.variants[variant] or {}
         _check_overlay(overlay, VARIANT_OVERLAY_KEYS, f"{name}: variants.{variant}")
         known = merged.get("pipeline", {}).get("params", {})
-        for key in (overlay.get("params") or {}):
+        for key in overlay.get("params") or {}:
             if key not in known:
                 raise ConfigError(
                     f"{name}: variants.{variant}.params.{key}: unknown param{closest(key, known)} "
@@ -100,7 +100,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ConfigError(f"{path.name}: file not found at {path} (expected a onepipe.yaml)") from None
+        raise ConfigError(
+            f"{path.name}: file not found at {path} (expected a onepipe.yaml)"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path.name}: cannot read ({exc.strerror})") from None
     try:
@@ -122,9 +124,7 @@ def _check_overlay(overlay: Any, allowed: tuple[str, ...], where: str) -> None:
         raise ConfigError(f"{where}: expected a mapping, found {type(overlay).__name__}")
     for key in overlay:
         if key not in allowed:
-            raise ConfigError(
-                f"{where}.{key}: unknown key (expected one of: {', '.join(allowed)})"
-            )
+            raise ConfigError(f"{where}.{key}: unknown key (expected one of: {', '.join(allowed)})")
 
 
 def _validate(

@@ -93,6 +93,15 @@ class ProjectConfig(Section):
 
 
 # Sections an environment overlay may touch, and the one a variant may touch.
-ENV_OVERLAY_KEYS = ("image", "backends", "data", "tracking", "pipeline", "model", "kubernetes",
-                    "sweep", "serve")
+ENV_OVERLAY_KEYS = (
+    "image",
+    "backends",
+    "data",
+    "tracking",
+    "pipeline",
+    "model",
+    "kubernetes",
+    "sweep",
+    "serve",
+)
 VARIANT_OVERLAY_KEYS = ("params", "sweep")

@@ -48,15 +48,36 @@ class Settings(BaseModel):
     source: dict[str, Any]  # the merged config as written (relative paths), for hashing and saving
 
     @classmethod
-    def build(cls, cfg: ProjectConfig, *, root: Path, config_file: Path, env: str,
-              variant: str | None, user: str, overrides: list[str],
-              source: dict[str, Any]) -> Settings:
+    def build(
+        cls,
+        cfg: ProjectConfig,
+        *,
+        root: Path,
+        config_file: Path,
+        env: str,
+        variant: str | None,
+        user: str,
+        overrides: list[str],
+        source: dict[str, Any],
+    ) -> Settings:
         return cls(
-            project=cfg.project, env=env, variant=variant, user=user, root=root,
-            config_file=config_file, overrides=tuple(overrides), image=cfg.image,
-            backends=cfg.backends, data=cfg.data, tracking=cfg.tracking,
-            pipeline=cfg.pipeline, model=cfg.model, kubernetes=cfg.kubernetes,
-            sweep=cfg.sweep, serve=cfg.serve, source=source,
+            project=cfg.project,
+            env=env,
+            variant=variant,
+            user=user,
+            root=root,
+            config_file=config_file,
+            overrides=tuple(overrides),
+            image=cfg.image,
+            backends=cfg.backends,
+            data=cfg.data,
+            tracking=cfg.tracking,
+            pipeline=cfg.pipeline,
+            model=cfg.model,
+            kubernetes=cfg.kubernetes,
+            sweep=cfg.sweep,
+            serve=cfg.serve,
+            source=source,
         )
 
     # ---- derived values -------------------------------------------------
@@ -94,7 +115,7 @@ class Settings(BaseModel):
     def tracking_uri(self) -> str:
         uri = self.tracking.uri
         if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-            return "sqlite:///" + str(self.path(uri[len("sqlite:///"):]))
+            return "sqlite:///" + str(self.path(uri[len("sqlite:///") :]))
         if "://" not in uri:
             return self.path(uri).as_uri()
         return uri
@@ -126,10 +147,12 @@ class Settings(BaseModel):
         new_params = {**self.pipeline.params, **params}
         source = json.loads(json.dumps(self.source))
         source.setdefault("pipeline", {})["params"] = new_params
-        return self.model_copy(update={
-            "pipeline": self.pipeline.model_copy(update={"params": new_params}),
-            "source": source,
-        })
+        return self.model_copy(
+            update={
+                "pipeline": self.pipeline.model_copy(update={"params": new_params}),
+                "source": source,
+            }
+        )
 
     def show(self) -> dict[str, Any]:
         """The resolved config as a plain mapping (what `onepipe config show` prints)."""
@@ -142,9 +165,12 @@ class Settings(BaseModel):
             "image": self.image.model_dump(),
             "backends": self.backends.model_dump(),
             "data": {**self.data.model_dump(), "root": str(self.data_root)},
-            "tracking": {**self.tracking.model_dump(), "uri": self.tracking_uri,
-                         "experiment": self.experiment_name,
-                         "artifact_location": self.artifact_location},
+            "tracking": {
+                **self.tracking.model_dump(),
+                "uri": self.tracking_uri,
+                "experiment": self.experiment_name,
+                "artifact_location": self.artifact_location,
+            },
             "pipeline": self.pipeline.model_dump(),
             "model": self.model.model_dump(),
             "kubernetes": self.kubernetes.model_dump(),

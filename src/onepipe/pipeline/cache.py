@@ -45,7 +45,8 @@ def _file_sha(path: Path) -> str:
 def step_key(component: str, code_hash: str, params: dict[str, Any], inputs: dict[str, str]) -> str:
     blob = json.dumps(
         {"component": component, "code": code_hash, "params": params, "inputs": inputs},
-        sort_keys=True, default=str,
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -73,28 +74,34 @@ class StepCache:
         except (FileNotFoundError, json.JSONDecodeError):
             return None
         outputs = {
-            name: ArtifactRecord(name, o["schema"], folder / "outputs" / name, o["hash"], o["metadata"])
+            name: ArtifactRecord(
+                name, o["schema"], folder / "outputs" / name, o["hash"], o["metadata"]
+            )
             for name, o in meta["outputs"].items()
         }
         if any(not (r.path.exists() or r.schema.endswith("Metrics")) for r in outputs.values()):
             return None  # an output was removed by hand: treat as a miss
-        return CacheEntry(key, outputs, meta.get("source_run"), meta.get("duration", 0.0),
-                          meta.get("notes", {}))
+        return CacheEntry(
+            key, outputs, meta.get("source_run"), meta.get("duration", 0.0), meta.get("notes", {})
+        )
 
     def staging(self) -> Path:
         path = self.root / ".staging" / uuid.uuid4().hex
         (path / "outputs").mkdir(parents=True)
         return path
 
-    def commit(self, key: str, staging: Path, outputs: dict[str, ArtifactRecord],
-               duration: float) -> dict[str, ArtifactRecord]:
+    def commit(
+        self, key: str, staging: Path, outputs: dict[str, ArtifactRecord], duration: float
+    ) -> dict[str, ArtifactRecord]:
         """Move a finished step's outputs into the cache; returns records at their final paths."""
         final = self._dir(key)
         meta = {
             "key": key,
             "duration": duration,
-            "outputs": {n: {"schema": r.schema, "hash": r.hash, "metadata": r.metadata}
-                        for n, r in outputs.items()},
+            "outputs": {
+                n: {"schema": r.schema, "hash": r.hash, "metadata": r.metadata}
+                for n, r in outputs.items()
+            },
         }
         (staging / META).write_text(json.dumps(meta, indent=1, default=str))
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -102,8 +109,10 @@ class StepCache:
             os.rename(staging, final)
         except OSError:  # an identical entry landed first (concurrent trial): keep it
             shutil.rmtree(staging, ignore_errors=True)
-        return {n: ArtifactRecord(n, r.schema, final / "outputs" / n, r.hash, r.metadata)
-                for n, r in outputs.items()}
+        return {
+            n: ArtifactRecord(n, r.schema, final / "outputs" / n, r.hash, r.metadata)
+            for n, r in outputs.items()
+        }
 
     def annotate(self, key: str, source_run: str | None = None, **notes: Any) -> None:
         """Record which tracking run produced an entry (so later hits can name it), and notes."""

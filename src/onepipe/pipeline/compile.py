@@ -79,7 +79,9 @@ def load_pipeline_function(settings: Settings):
     try:
         module = import_project_module(settings.pipeline.module, settings.root)
     except ImportError as exc:
-        raise UsageError(f"pipeline.module: cannot import {settings.pipeline.module!r} ({exc})") from None
+        raise UsageError(
+            f"pipeline.module: cannot import {settings.pipeline.module!r} ({exc})"
+        ) from None
     func = getattr(module, settings.pipeline.function, None)
     if func is None:
         raise UsageError(

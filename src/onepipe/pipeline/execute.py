@@ -51,15 +51,30 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "status": self.status, "runner": self.runner,
-            "duration_s": round(self.duration, 3), "metrics": self.metrics,
-            "arguments": self.arguments, "data": self.data_refs,
-            "model_version": self.model_version, "model_is_new": self.model_is_new,
+            "run_id": self.run_id,
+            "status": self.status,
+            "runner": self.runner,
+            "duration_s": round(self.duration, 3),
+            "metrics": self.metrics,
+            "arguments": self.arguments,
+            "data": self.data_refs,
+            "model_version": self.model_version,
+            "model_is_new": self.model_is_new,
             "tracking": self.extra.get("tracking", "written"),
-            "cache_hits": self.cache_hits, "executed": self.executed,
-            "steps": [{"name": s.name, "status": s.status, "duration_s": round(s.duration, 4),
-                       "cache_key": s.cache_key[:16], "source_run": s.source_run,
-                       "metrics": s.metrics, "error": s.error} for s in self.steps],
+            "cache_hits": self.cache_hits,
+            "executed": self.executed,
+            "steps": [
+                {
+                    "name": s.name,
+                    "status": s.status,
+                    "duration_s": round(s.duration, 4),
+                    "cache_key": s.cache_key[:16],
+                    "source_run": s.source_run,
+                    "metrics": s.metrics,
+                    "error": s.error,
+                }
+                for s in self.steps
+            ],
         }
 
 
@@ -82,7 +97,8 @@ def resolve_data_refs(settings: Settings, arguments: dict[str, Any]) -> dict[str
 
     repos = set(settings.data.repos)
     candidates = {
-        k: v for k, v in arguments.items()
+        k: v
+        for k, v in arguments.items()
         if isinstance(v, str) and v.split("@", 1)[0] in repos and (k.endswith("_ref") or "@" in v)
     }
     if not candidates:
@@ -117,9 +133,16 @@ def run_pipeline(
     runner = load_backend("runner", settings.backends.runner)()
     cache = StepCache(settings.path(settings.pipeline.cache_dir))
     run_dir = settings.path(settings.pipeline.runs_dir) / uuid.uuid4().hex[:12]
-    plan = RunPlan(graph=graph, ir=ir, arguments=arguments, run_dir=run_dir,
-                   cache_dir=cache.root, project_root=settings.root,
-                   pipeline_module=settings.pipeline.module, use_cache=use_cache)
+    plan = RunPlan(
+        graph=graph,
+        ir=ir,
+        arguments=arguments,
+        run_dir=run_dir,
+        cache_dir=cache.root,
+        project_root=settings.root,
+        pipeline_module=settings.pipeline.module,
+        use_cache=use_cache,
+    )
 
     listeners: list[RunListener] = [listener or NullListener()]
     tracker = target = None
@@ -132,8 +155,13 @@ def run_pipeline(
         from onepipe.tracking.tracker import lineage_tags
 
         target = TrackingTarget.from_settings(settings)
-        tags = lineage_tags(settings, git_state(settings.root), runner.name, data_refs,
-                            command or shlex.join(["onepipe", *sys.argv[1:]]))
+        tags = lineage_tags(
+            settings,
+            git_state(settings.root),
+            runner.name,
+            data_refs,
+            command or shlex.join(["onepipe", *sys.argv[1:]]),
+        )
         tags.update(extra_tags or {})
     if track and not deferred:
         from onepipe.tracking.tracker import MlflowTracker
@@ -146,13 +174,21 @@ def run_pipeline(
     failed = next((s for s in steps if s.status == "failed"), None)
     metrics = _run_metrics(settings, steps)
     result = RunResult(
-        run_id=tracker.run_id if tracker else "", status="failed" if failed else "succeeded",
-        steps=steps, metrics=metrics, arguments=arguments, data_refs=data_refs,
-        runner=runner.name, duration=0.0, tracking_uri=settings.tracking_uri,
+        run_id=tracker.run_id if tracker else "",
+        status="failed" if failed else "succeeded",
+        steps=steps,
+        metrics=metrics,
+        arguments=arguments,
+        data_refs=data_refs,
+        runner=runner.name,
+        duration=0.0,
+        tracking_uri=settings.tracking_uri,
         experiment_id=tracker.experiment_id if tracker else "",
     )
-    final_tags: dict[str, str] = {"onepipe.cache_hits": str(result.cache_hits),
-                                  "onepipe.executed": str(result.executed)}
+    final_tags: dict[str, str] = {
+        "onepipe.cache_hits": str(result.cache_hits),
+        "onepipe.executed": str(result.executed),
+    }
     model_step = next((s for s in steps if s.name == settings.model.step), None)
     model = model_step.outputs.get(settings.model.output) if model_step and not failed else None
 
@@ -161,13 +197,26 @@ def run_pipeline(
         from onepipe.tracking.record import RunRecord, replay
 
         record = RunRecord(
-            target=target, cache_root=str(cache.root), run_name=run_name, params=arguments, tags=tags,
-            ir=ir, steps=steps, metrics=metrics, final_tags=final_tags, parent_run_id=parent_run_id,
+            target=target,
+            cache_root=str(cache.root),
+            run_name=run_name,
+            params=arguments,
+            tags=tags,
+            ir=ir,
+            steps=steps,
+            metrics=metrics,
+            final_tags=final_tags,
+            parent_run_id=parent_run_id,
             model={"path": str(model.path), "hash": model.hash, "step_key": model_step.cache_key}
-            if (register and model) else None,
+            if (register and model)
+            else None,
         )
         notes = model_step.notes if model_step else {}
-        known = notes.get("model_version") if notes.get("tracking_uri") == settings.tracking_uri else None
+        known = (
+            notes.get("model_version")
+            if notes.get("tracking_uri") == settings.tracking_uri
+            else None
+        )
         if record.model is None or known:
             outbox.enqueue(settings.outbox_dir, record)
             outbox.spawn_writer(settings.outbox_dir)
@@ -182,7 +231,9 @@ def run_pipeline(
         ref, is_new = register_model(settings, tracker.run_id, model.path, model.hash)
         result.model_version, result.model_is_new = ref.version, is_new
         final_tags["onepipe.model"] = f"{ref.name}/{ref.version}"
-        cache.annotate(model_step.cache_key, model_version=ref.version, tracking_uri=settings.tracking_uri)
+        cache.annotate(
+            model_step.cache_key, model_version=ref.version, tracking_uri=settings.tracking_uri
+        )
     result.duration = time.perf_counter() - started
     if tracker:
         tracker.finish(metrics=metrics, tags=final_tags, failed=bool(failed))

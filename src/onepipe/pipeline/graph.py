@@ -35,7 +35,9 @@ class TaskSpec:
     function: str  # the Python function the executor calls
     source: str  # the component's embedded Python source
     image: str
-    params: dict[str, tuple[str, Any]]  # input name -> ("pipeline", pname) | ("const", value) | ("task", (task, key))
+    params: dict[
+        str, tuple[str, Any]
+    ]  # input name -> ("pipeline", pname) | ("const", value) | ("task", (task, key))
     artifacts: dict[str, tuple[str, str]]  # input name -> (producer task, output key)
     param_types: dict[str, str]
     outputs: dict[str, str]  # output artifact name -> schema title
@@ -69,14 +71,18 @@ class PipelineGraph:
             elif spec.optional:
                 args[name] = coerce_param(spec.default, spec.type, f"param {name}")
             else:
-                raise UsageError(f"pipeline {self.name!r}: parameter {name!r} has no value (expected it in pipeline.params)")
+                raise UsageError(
+                    f"pipeline {self.name!r}: parameter {name!r} has no value (expected it in pipeline.params)"
+                )
         return args
 
     @classmethod
     def from_ir(cls, ir: dict[str, Any]) -> PipelineGraph:
         root = ir["root"]
         inputs = {
-            name: InputParam(name, d["parameterType"], d.get("defaultValue"), bool(d.get("isOptional")))
+            name: InputParam(
+                name, d["parameterType"], d.get("defaultValue"), bool(d.get("isOptional"))
+            )
             for name, d in (root.get("inputDefinitions", {}).get("parameters") or {}).items()
         }
         executors = ir["deploymentSpec"]["executors"]
@@ -102,7 +108,10 @@ class PipelineGraph:
                 else:
                     raise UsageError(f"task {tname!r}: unsupported input {pname!r}")
             arts = {
-                aname: (a["taskOutputArtifact"]["producerTask"], a["taskOutputArtifact"]["outputArtifactKey"])
+                aname: (
+                    a["taskOutputArtifact"]["producerTask"],
+                    a["taskOutputArtifact"]["outputArtifactKey"],
+                )
                 for aname, a in (t.get("inputs", {}).get("artifacts") or {}).items()
             }
             ptypes = {
@@ -114,10 +123,18 @@ class PipelineGraph:
                 for n, d in (comp.get("outputDefinitions", {}).get("artifacts") or {}).items()
             }
             specs[tname] = TaskSpec(
-                name=tname, component=comp_name, function=function,
-                source=container["command"][-1], image=container.get("image", ""),
-                params=params, artifacts=arts, param_types=ptypes, outputs=outs,
-                upstream=tuple(sorted(set(t.get("dependentTasks", [])) | {p for p, _ in arts.values()})),
+                name=tname,
+                component=comp_name,
+                function=function,
+                source=container["command"][-1],
+                image=container.get("image", ""),
+                params=params,
+                artifacts=arts,
+                param_types=ptypes,
+                outputs=outs,
+                upstream=tuple(
+                    sorted(set(t.get("dependentTasks", [])) | {p for p, _ in arts.values()})
+                ),
             )
         return cls(name=ir["pipelineInfo"]["name"], inputs=inputs, tasks=_toposort(specs))
 

@@ -37,14 +37,18 @@ class StepResult:
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in vars(self).items() if k != "outputs"}
-        data["outputs"] = {n: {"schema": a.schema, "path": str(a.path), "hash": a.hash,
-                               "metadata": a.metadata} for n, a in self.outputs.items()}
+        data["outputs"] = {
+            n: {"schema": a.schema, "path": str(a.path), "hash": a.hash, "metadata": a.metadata}
+            for n, a in self.outputs.items()
+        }
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepResult:
-        outputs = {n: ArtifactRecord(n, o["schema"], Path(o["path"]), o["hash"], o["metadata"])
-                   for n, o in data.get("outputs", {}).items()}
+        outputs = {
+            n: ArtifactRecord(n, o["schema"], Path(o["path"]), o["hash"], o["metadata"])
+            for n, o in data.get("outputs", {}).items()
+        }
         return cls(**{**data, "outputs": outputs})
 
     @property
@@ -53,8 +57,13 @@ class StepResult:
         out: dict[str, float] = {}
         for art in self.outputs.values():
             if art.schema == "system.Metrics":
-                out.update({k: float(v) for k, v in art.metadata.items()
-                            if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                out.update(
+                    {
+                        k: float(v)
+                        for k, v in art.metadata.items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool)
+                    }
+                )
         return out
 
 

@@ -27,7 +27,7 @@ def _client(tracking_uri: str) -> MlflowClient:
 def client_for(settings: Settings | TrackingTarget) -> MlflowClient:
     """The client for a Settings or TrackingTarget; runs queued in its outbox are written first."""
     if settings.tracking_uri.startswith("sqlite:"):
-        path = settings.tracking_uri[len("sqlite:///"):]
+        path = settings.tracking_uri[len("sqlite:///") :]
         from pathlib import Path
 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,8 @@ def experiment_id(settings: Settings | TrackingTarget) -> str:
     remote = settings.tracking_uri.startswith(("http://", "https://"))
     try:
         return client.create_experiment(
-            settings.experiment_name, artifact_location=None if remote else settings.artifact_location
+            settings.experiment_name,
+            artifact_location=None if remote else settings.artifact_location,
         )
     except Exception:  # created concurrently by another process (two trials at once)
         exp = client.get_experiment_by_name(settings.experiment_name)

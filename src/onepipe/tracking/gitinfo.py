@@ -27,7 +27,9 @@ class GitState:
 
 def _git(root: Path, *args: str) -> str | None:
     try:
-        proc = subprocess.run(["git", *args], cwd=root, capture_output=True, timeout=20, check=False)
+        proc = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, timeout=20, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.decode(errors="replace") if proc.returncode == 0 else None
@@ -45,7 +47,9 @@ def git_state(root: Path) -> GitState:
     diff_hash = ""
     if dirty:
         diff = _git(root, "diff", "HEAD", "--binary") or ""
-        untracked = "\n".join(sorted(line[3:] for line in status.splitlines() if line.startswith("??")))
+        untracked = "\n".join(
+            sorted(line[3:] for line in status.splitlines() if line.startswith("??"))
+        )
         diff_hash = hashlib.sha256((diff + "\0" + untracked).encode()).hexdigest()[:16]
     branch = (_git(root, "rev-parse", "--abbrev-ref", "HEAD") or "").strip()
     return GitState(head.strip(), dirty, diff_hash, branch)

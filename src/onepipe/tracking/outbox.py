@@ -35,8 +35,11 @@ def spawn_writer(outbox_dir: Path) -> None:
     """Start the background writer, detached so the command can exit now."""
     subprocess.Popen(
         [sys.executable, "-m", "onepipe.tracking.outbox", str(outbox_dir)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, close_fds=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
     )
 
 

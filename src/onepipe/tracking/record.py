@@ -35,8 +35,13 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunRecord:
-        return cls(**{**data, "target": TrackingTarget(**data["target"]),
-                      "steps": [StepResult.from_json(s) for s in data["steps"]]})
+        return cls(
+            **{
+                **data,
+                "target": TrackingTarget(**data["target"]),
+                "steps": [StepResult.from_json(s) for s in data["steps"]],
+            }
+        )
 
 
 class StepRecorder:
@@ -66,9 +71,14 @@ def replay(record: RunRecord):
     final_tags = dict(record.final_tags)
     failed = any(s.status == "failed" for s in record.steps)
     if record.model and not failed:
-        ref, is_new = register(record.target, tracker.run_id, Path(record.model["path"]), record.model["hash"])
-        cache.annotate(record.model["step_key"], model_version=ref.version,
-                       tracking_uri=record.target.tracking_uri)
+        ref, is_new = register(
+            record.target, tracker.run_id, Path(record.model["path"]), record.model["hash"]
+        )
+        cache.annotate(
+            record.model["step_key"],
+            model_version=ref.version,
+            tracking_uri=record.target.tracking_uri,
+        )
         final_tags["onepipe.model"] = f"{ref.name}/{ref.version}"
     tracker.finish(metrics=record.metrics, tags=final_tags, failed=failed)
     return tracker.run_id, ref, is_new

@@ -34,7 +34,9 @@ def parse_model_spec(spec: str) -> tuple[str, str | None, str | None]:
     """``name`` (champion), ``name@alias`` or ``name/version`` -> (name, alias, version)."""
     m = _SPEC.match(spec.strip())
     if not m:
-        raise UsageError(f"model {spec!r}: expected NAME, NAME@ALIAS or NAME/VERSION (e.g. credit-risk@champion)")
+        raise UsageError(
+            f"model {spec!r}: expected NAME, NAME@ALIAS or NAME/VERSION (e.g. credit-risk@champion)"
+        )
     alias, ver = m["alias"], m["version"]
     if alias is None and ver is None:
         alias = CHAMPION
@@ -47,7 +49,11 @@ def resolve_model(settings: Settings, spec: str) -> ModelRef:
     client = client_for(settings)
     name, alias, ver = parse_model_spec(spec)
     try:
-        mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, ver)
+        mv = (
+            client.get_model_version_by_alias(name, alias)
+            if alias
+            else client.get_model_version(name, ver)
+        )
     except MlflowException:
         names = [m.name for m in client.search_registered_models()]
         if name not in names:
@@ -55,14 +61,21 @@ def resolve_model(settings: Settings, spec: str) -> ModelRef:
         rm = client.get_registered_model(name)
         if alias:
             have = ", ".join(sorted(rm.aliases)) or "none"
-            raise NotFoundError(f"model {name!r} has no alias {alias!r} (aliases: {have})") from None
+            raise NotFoundError(
+                f"model {name!r} has no alias {alias!r} (aliases: {have})"
+            ) from None
         versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
-        raise NotFoundError(f"model {name!r} has no version {ver} (versions: {', '.join(map(str, versions))})") from None
-    return ModelRef(name, str(mv.version), mv.run_id, mv.source, tuple(getattr(mv, "aliases", ()) or ()))
+        raise NotFoundError(
+            f"model {name!r} has no version {ver} (versions: {', '.join(map(str, versions))})"
+        ) from None
+    return ModelRef(
+        name, str(mv.version), mv.run_id, mv.source, tuple(getattr(mv, "aliases", ()) or ())
+    )
 
 
-def register(settings, run_id: str, model_dir: Path, model_hash: str,
-             alias: str = CHALLENGER) -> tuple[ModelRef, bool]:
+def register(
+    settings, run_id: str, model_dir: Path, model_hash: str, alias: str = CHALLENGER
+) -> tuple[ModelRef, bool]:
     """Register the run's model (or find the version holding identical bytes); returns (ref, is_new)."""
     from mlflow.exceptions import MlflowException
 
@@ -75,16 +88,23 @@ def register(settings, run_id: str, model_dir: Path, model_hash: str,
             client.create_registered_model(name, description="trained by onepipe")
         except MlflowException:
             pass  # created concurrently
-    existing = client.search_model_versions(f"name='{name}' and tag.`onepipe.model_hash`='{model_hash}'")
+    existing = client.search_model_versions(
+        f"name='{name}' and tag.`onepipe.model_hash`='{model_hash}'"
+    )
     if existing:
         mv = existing[0]
         return ModelRef(name, str(mv.version), mv.run_id, mv.source, tuple(mv.aliases or ())), False
     client.log_artifacts(run_id, str(model_dir), "model")
     source = f"{client.get_run(run_id).info.artifact_uri}/model"
     mv = client.create_model_version(
-        name, source=source, run_id=run_id,
-        tags={"onepipe.model_hash": model_hash, "onepipe.env": settings.env,
-              "onepipe.config_hash": settings.config_hash},
+        name,
+        source=source,
+        run_id=run_id,
+        tags={
+            "onepipe.model_hash": model_hash,
+            "onepipe.env": settings.env,
+            "onepipe.config_hash": settings.config_hash,
+        },
         description=f"run {run_id}",
     )
     if alias:
@@ -92,7 +112,9 @@ def register(settings, run_id: str, model_dir: Path, model_hash: str,
     return ModelRef(name, str(mv.version), run_id, source, (alias,) if alias else ()), True
 
 
-def promote(settings: Settings, name: str, version: str | None = None) -> tuple[ModelRef, str | None]:
+def promote(
+    settings: Settings, name: str, version: str | None = None
+) -> tuple[ModelRef, str | None]:
     """Point ``champion`` at ``version`` (default: the current challenger); returns (new, previous version)."""
     client = client_for(settings)
     target = resolve_model(settings, f"{name}/{version}" if version else f"{name}@{CHALLENGER}")

@@ -28,18 +28,30 @@ class Reproduction:
     @property
     def differences(self) -> dict[str, tuple[float | None, float | None]]:
         keys = set(self.recorded_metrics) | set(self.new_metrics)
-        return {k: (self.recorded_metrics.get(k), self.new_metrics.get(k)) for k in sorted(keys)
-                if self.recorded_metrics.get(k) != self.new_metrics.get(k)}
+        return {
+            k: (self.recorded_metrics.get(k), self.new_metrics.get(k))
+            for k in sorted(keys)
+            if self.recorded_metrics.get(k) != self.new_metrics.get(k)
+        }
 
     @property
     def exact(self) -> bool:
         return not self.differences
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "run_id": self.run_id, "exact": self.exact,
-                "git": {"recorded": self.recorded_git, "head": self.head_git, "differs": self.git_differs},
-                "recorded_metrics": self.recorded_metrics, "new_metrics": self.new_metrics,
-                "differences": {k: list(v) for k, v in self.differences.items()}}
+        return {
+            "model": self.model,
+            "run_id": self.run_id,
+            "exact": self.exact,
+            "git": {
+                "recorded": self.recorded_git,
+                "head": self.head_git,
+                "differs": self.git_differs,
+            },
+            "recorded_metrics": self.recorded_metrics,
+            "new_metrics": self.new_metrics,
+            "differences": {k: list(v) for k, v in self.differences.items()},
+        }
 
 
 def recorded_settings(current: Settings, record: dict[str, Any]) -> Settings:
@@ -49,9 +61,16 @@ def recorded_settings(current: Settings, record: dict[str, Any]) -> Settings:
         raise UsageError(f"run {record['run']['id']} has no recorded config (onepipe/config.json)")
     source = content["config"]
     cfg = ProjectConfig.model_validate({**source, "environments": {}, "variants": {}})
-    settings = Settings.build(cfg, root=current.root, config_file=current.config_file,
-                              env=content["env"], variant=content["variant"], user=current.user,
-                              overrides=[], source=source)
+    settings = Settings.build(
+        cfg,
+        root=current.root,
+        config_file=current.config_file,
+        env=content["env"],
+        variant=content["variant"],
+        user=current.user,
+        overrides=[],
+        source=source,
+    )
     # Pin the data: the recorded run's resolved refs, not today's branch heads.
     pinned = {k: v for k, v in record["run"]["params"].items() if k in settings.params and "@" in v}
     return settings.with_params(**pinned) if pinned else settings
@@ -63,9 +82,19 @@ def reproduce(current: Settings, spec: str, *, listener=None) -> Reproduction:
     record = lineage(current, spec)
     settings = recorded_settings(current, record)
     model = f"{record['model']['name']}/{record['model']['version']}"
-    result = run_pipeline(settings, use_cache=False, listener=listener, register=False,
-                          extra_tags={"onepipe.reproduces": model})
+    result = run_pipeline(
+        settings,
+        use_cache=False,
+        listener=listener,
+        register=False,
+        extra_tags={"onepipe.reproduces": model},
+    )
     recorded = {k: v for k, v in record["run"]["metrics"].items()}
-    return Reproduction(model, record["git"]["commit"], git_state(current.root).commit,
-                        {k: recorded[k] for k in result.metrics if k in recorded} or recorded,
-                        result.metrics, result.run_id)
+    return Reproduction(
+        model,
+        record["git"]["commit"],
+        git_state(current.root).commit,
+        {k: recorded[k] for k in result.metrics if k in recorded} or recorded,
+        result.metrics,
+        result.run_id,
+    )

@@ -19,14 +19,20 @@ class TrackingTarget:
     model_name: str
     env: str
     config_hash: str
-    config: dict[str, Any] = field(default_factory=dict, compare=False)  # saved as onepipe/config.json
+    config: dict[str, Any] = field(
+        default_factory=dict, compare=False
+    )  # saved as onepipe/config.json
 
     @classmethod
     def from_settings(cls, settings) -> TrackingTarget:
         return cls(
-            tracking_uri=settings.tracking_uri, experiment_name=settings.experiment_name,
-            artifact_location=settings.artifact_location, outbox_dir=str(settings.outbox_dir),
-            model_name=settings.model_name, env=settings.env, config_hash=settings.config_hash,
+            tracking_uri=settings.tracking_uri,
+            experiment_name=settings.experiment_name,
+            artifact_location=settings.artifact_location,
+            outbox_dir=str(settings.outbox_dir),
+            model_name=settings.model_name,
+            env=settings.env,
+            config_hash=settings.config_hash,
             config={**settings.logical(), "resolved": settings.show()},
         )
 

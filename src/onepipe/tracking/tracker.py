@@ -32,8 +32,9 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def lineage_tags(settings: Settings, git: GitState, runner: str, data_refs: dict[str, str],
-                 command: str) -> dict[str, str]:
+def lineage_tags(
+    settings: Settings, git: GitState, runner: str, data_refs: dict[str, str], command: str
+) -> dict[str, str]:
     from onepipe import __version__
 
     tags = {
@@ -61,7 +62,9 @@ def lineage_tags(settings: Settings, git: GitState, runner: str, data_refs: dict
 class MlflowTracker:
     """A ``RunListener`` that mirrors the run into MLflow as it happens."""
 
-    def __init__(self, target: TrackingTarget, cache: StepCache, *, parent_run_id: str | None = None) -> None:
+    def __init__(
+        self, target: TrackingTarget, cache: StepCache, *, parent_run_id: str | None = None
+    ) -> None:
         self.target = target
         self.client = client_for(target)
         self.cache = cache
@@ -70,8 +73,9 @@ class MlflowTracker:
         self.run_id = ""
         self.step_runs: dict[str, str] = {}
 
-    def start(self, *, run_name: str, params: dict[str, Any], tags: dict[str, str],
-              ir: dict[str, Any]) -> str:
+    def start(
+        self, *, run_name: str, params: dict[str, Any], tags: dict[str, str], ir: dict[str, Any]
+    ) -> str:
         from mlflow.entities import Param
 
         all_tags = {"mlflow.runName": run_name, **tags}
@@ -79,7 +83,9 @@ class MlflowTracker:
             all_tags["mlflow.parentRunId"] = self.outer_parent
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=run_name)
         self.run_id = run.info.run_id
-        self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())])
+        self.client.log_batch(
+            self.run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())]
+        )
         self.client.log_dict(self.run_id, self.target.config, "onepipe/config.json")
         self.client.log_dict(self.run_id, ir, "onepipe/pipeline.yaml")
         return self.run_id

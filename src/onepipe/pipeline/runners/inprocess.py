@@ -61,8 +61,14 @@ class InProcessRunner:
                 produced[(task.name, name)] = record
         return True
 
-    def _run_task(self, task: TaskSpec, plan: RunPlan, cache: StepCache,
-                  produced: dict[tuple[str, str], ArtifactRecord], listener: RunListener) -> StepResult:
+    def _run_task(
+        self,
+        task: TaskSpec,
+        plan: RunPlan,
+        cache: StepCache,
+        produced: dict[tuple[str, str], ArtifactRecord],
+        listener: RunListener,
+    ) -> StepResult:
         key, params, input_hashes = _task_key(task, plan, produced)
         inputs = {name: produced[src] for name, src in task.artifacts.items()}
         result = StepResult(task.name, "done", cache_key=key, params=params, inputs=input_hashes)
@@ -88,8 +94,14 @@ class InProcessRunner:
         result.outputs = cache.commit(key, staging, outputs, result.duration)
         return result
 
-    def _call(self, task: TaskSpec, params: dict[str, Any], inputs: dict[str, ArtifactRecord],
-              staging, plan: RunPlan) -> dict[str, ArtifactRecord]:
+    def _call(
+        self,
+        task: TaskSpec,
+        params: dict[str, Any],
+        inputs: dict[str, ArtifactRecord],
+        staging,
+        plan: RunPlan,
+    ) -> dict[str, ArtifactRecord]:
         from kfp.dsl.types.artifact_types import _SCHEMA_TITLE_TO_TYPE, Artifact
 
         func = self._function(task, plan)
@@ -107,7 +119,9 @@ class InProcessRunner:
         for name, obj in out_objs.items():
             path = staging / "outputs" / name
             metadata = _plain(obj.metadata)
-            records[name] = ArtifactRecord(name, task.outputs[name], path, content_hash(path, metadata), metadata)
+            records[name] = ArtifactRecord(
+                name, task.outputs[name], path, content_hash(path, metadata), metadata
+            )
         return records
 
     def _function(self, task: TaskSpec, plan: RunPlan) -> Callable[..., Any]:
@@ -140,7 +154,9 @@ def _task_key(task: TaskSpec, plan: RunPlan, produced: dict[tuple[str, str], Art
     """The cache key of a task: (component, its code, params, input artifact content)."""
     params = {name: _param_value(task, name, src, plan) for name, src in task.params.items()}
     input_hashes = {name: produced[src].hash for name, src in task.artifacts.items()}
-    key = step_key(task.component, step_code_hash(task.source, plan.project_root), params, input_hashes)
+    key = step_key(
+        task.component, step_code_hash(task.source, plan.project_root), params, input_hashes
+    )
     return key, params, input_hashes
 
 
@@ -151,7 +167,9 @@ def _param_value(task: TaskSpec, name: str, src: tuple[str, Any], plan: RunPlan)
     elif kind == "const":
         value = ref
     else:
-        raise UsageError(f"task {task.name!r}: parameter outputs of other tasks are not supported yet ({name})")
+        raise UsageError(
+            f"task {task.name!r}: parameter outputs of other tasks are not supported yet ({name})"
+        )
     return coerce_param(value, task.param_types.get(name, ""), f"task {task.name}: {name}")
 
 

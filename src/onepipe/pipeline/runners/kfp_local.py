@@ -45,10 +45,15 @@ class KfpLocalRunner:
         from kfp.local import pipeline_orchestrator
         from kfp.pipeline_spec import pipeline_spec_pb2
 
-        spec = json_format.ParseDict(plan.ir, pipeline_spec_pb2.PipelineSpec(), ignore_unknown_fields=True)
+        spec = json_format.ParseDict(
+            plan.ir, pipeline_spec_pb2.PipelineSpec(), ignore_unknown_fields=True
+        )
         plan.run_dir.mkdir(parents=True, exist_ok=True)
-        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(plan.run_dir),
-                   raise_on_error=False)
+        local.init(
+            runner=local.SubprocessRunner(use_venv=False),
+            pipeline_root=str(plan.run_dir),
+            raise_on_error=False,
+        )
         for task in plan.graph.tasks:
             listener.step_started(task.name, "")
         started = time.time()
@@ -62,8 +67,9 @@ class KfpLocalRunner:
                 error = " ".join(str(exc).split())
         return self._collect(plan, started, error, listener)
 
-    def _collect(self, plan: RunPlan, started: float, error: str | None,
-                 listener: RunListener) -> list[StepResult]:
+    def _collect(
+        self, plan: RunPlan, started: float, error: str | None, listener: RunListener
+    ) -> list[StepResult]:
         roots = sorted(p for p in plan.run_dir.iterdir() if p.is_dir())
         run_root = roots[-1] if roots else plan.run_dir
         results: list[StepResult] = []
@@ -74,21 +80,33 @@ class KfpLocalRunner:
             out_file = task_root / "executor_output.json"
             if failed or not out_file.is_file():
                 status = "skipped" if failed else "failed"
-                result = StepResult(task.name, status, error=None if failed else (error or "task did not finish"))
+                result = StepResult(
+                    task.name, status, error=None if failed else (error or "task did not finish")
+                )
                 failed = True
             else:
                 executor_output = json.loads(out_file.read_text())
                 end = out_file.stat().st_mtime
-                result = StepResult(task.name, "done", duration=max(0.0, end - previous_end),
-                                    params={k: plan.arguments.get(v[1]) if v[0] == "pipeline" else v[1]
-                                            for k, v in task.params.items()})
+                result = StepResult(
+                    task.name,
+                    "done",
+                    duration=max(0.0, end - previous_end),
+                    params={
+                        k: plan.arguments.get(v[1]) if v[0] == "pipeline" else v[1]
+                        for k, v in task.params.items()
+                    },
+                )
                 previous_end = end
-                meta = {name: arts["artifacts"][0].get("metadata", {})
-                        for name, arts in executor_output.get("artifacts", {}).items()}
+                meta = {
+                    name: arts["artifacts"][0].get("metadata", {})
+                    for name, arts in executor_output.get("artifacts", {}).items()
+                }
                 for name, schema in task.outputs.items():
                     path = task_root / name
                     md = meta.get(name, {})
-                    result.outputs[name] = ArtifactRecord(name, schema, path, content_hash(path, md), md)
+                    result.outputs[name] = ArtifactRecord(
+                        name, schema, path, content_hash(path, md), md
+                    )
             results.append(result)
             listener.step_finished(result)
         return results
