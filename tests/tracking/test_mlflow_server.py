@@ -95,3 +95,40 @@ def test_pipeline_tracks_registers_and_reads_lineage_through_a_tracking_server(
     # Identical rerun through the server: cache hits, same version.
     again = run_pipeline(settings, command="pytest")
     assert again.executed == 0 and again.model_version == "1"
+
+
+@pytest.mark.slow
+def test_onepipe_ui_serves_the_projects_tracking_store(trained):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "onepipe", "ui", "--port", str(port)],
+        cwd=trained.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("onepipe ui did not answer in 120 s")
+        assert health.status_code == 200
+        # The UI's API sees this project's experiment and its registered model.
+        exps = httpx.get(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search",
+            params={"max_results": 10},
+            timeout=10,
+        ).json()
+        assert "credit-risk-dev" in {e["name"] for e in exps["experiments"]}
+        models = httpx.get(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/search", timeout=10
+        ).json()
+        assert "credit-risk" in {m["name"] for m in models["registered_models"]}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

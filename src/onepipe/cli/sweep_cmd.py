@@ -143,18 +143,8 @@ def _from_parent(ctx: typer.Context, **given):
     return merged
 
 
-@sweep_app.command("status")
-def status_cmd(
-    ctx: typer.Context,
-    name: NameOpt = None,
-    config: ConfigOpt = None,
-    env: EnvOpt = None,
-    variant: VariantOpt = None,
-    target: TargetOpt = None,
-    kubeconfig: KubeconfigOpt = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Trials done/running/failed and the best so far (works while the sweep runs)."""
+def _sweeper_for(ctx: typer.Context, name, config, env, variant, target, kubeconfig):
+    """Options of the subcommand over those given to `sweep`, then the settings and sweeper."""
     o = _from_parent(
         ctx,
         name=name,
@@ -173,6 +163,22 @@ def status_cmd(
         o.get("name"),
         o.get("kubeconfig"),
     )
+    return o, settings, sweeper
+
+
+@sweep_app.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    name: NameOpt = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    target: TargetOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Trials done/running/failed and the best so far (works while the sweep runs)."""
+    o, settings, sweeper = _sweeper_for(ctx, name, config, env, variant, target, kubeconfig)
     status = sweeper.status()
     if json_ or o.get("json"):
         print_json(status.to_dict())
@@ -194,24 +200,7 @@ def best_cmd(
     """The best trial: its objective value, params and metrics."""
     from onepipe.errors import NotFoundError
 
-    o = _from_parent(
-        ctx,
-        name=name,
-        config=config,
-        env=env,
-        variant=variant,
-        target=target,
-        kubeconfig=kubeconfig,
-    )
-    _, sweeper = _sweeper(
-        o.get("target"),
-        o.get("config"),
-        o.get("env"),
-        o.get("variant"),
-        o.get("param"),
-        o.get("name"),
-        o.get("kubeconfig"),
-    )
+    o, _, sweeper = _sweeper_for(ctx, name, config, env, variant, target, kubeconfig)
     best = sweeper.best()
     if best is None:
         raise NotFoundError(f"sweep {sweeper.sweep!r} has no succeeded trial yet")
