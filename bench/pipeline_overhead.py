@@ -7,6 +7,8 @@ step; the whole cached `onepipe run` of the demo pipeline under 1.5 s.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import statistics
 import subprocess
@@ -27,6 +29,25 @@ def _median_seconds(fn, repeat: int = REPEAT) -> float:
         fn(i)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+@contextlib.contextmanager
+def _quiet_fds():
+    """kfp.local streams every task's executor log to this process's stdout/stderr."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(1), os.dup(2)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(devnull)
 
 
 def chain_runs(work: Path) -> dict[str, float]:
@@ -62,8 +83,13 @@ def chain_runs(work: Path) -> dict[str, float]:
         "inprocess_cold": _median_seconds(cold),
         "inprocess_cached": _median_seconds(cached),
         "inprocess_cold_with_mlflow": _median_seconds(cold_tracked),
-        "kfp_local": _median_seconds(kfp_local, repeat=2),
+        "kfp_local": _quiet(lambda: _median_seconds(kfp_local, repeat=2)),
     }
+
+
+def _quiet(fn):
+    with _quiet_fds():
+        return fn()
 
 
 def demo_cached_run(work: Path) -> dict[str, float]:

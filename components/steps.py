@@ -97,13 +97,15 @@ def train(
 
     import pandas as pd
 
-    from components.lib import modeling
+    from components.lib import modeling, profile
 
     params = modeling.TrainParams(n_estimators, max_depth, learning_rate, subsample, seed)
     frame = pd.read_parquet(train_set.path)
     result = modeling.train(frame, params)
     # save_model refuses an existing directory: create only the parent.
     modeling.save(result.pipeline, model.path, frame, params)
+    # The training features' profile travels with the model (drift monitoring reads it).
+    profile.write_profile(frame, model.path)
     model.metadata.update(flavor="mlflow.sklearn", framework="scikit-learn")
 
     os.makedirs(os.path.dirname(history.path) or ".", exist_ok=True)

@@ -51,7 +51,18 @@ def _commit_first_batch(settings) -> str:
     return commit.ref
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m onepipe.demo", description=__doc__)
+    parser.add_argument("--requests", type=int, default=600, help="canary-phase requests")
+    parser.add_argument("--rows", type=int, default=20, help="rows per request")
+    parser.add_argument("--foundation-only", action="store_true", help="stages 1-5 only")
+    args = parser.parse_args(argv)
+    return _main(not args.foundation_only, args.requests, args.rows)
+
+
+def _main(loop: bool, requests: int, rows: int) -> int:
     from onepipe.cli.common import current_user
     from onepipe.pipeline.execute import run_pipeline
     from onepipe.tracking.registry import promote
@@ -85,15 +96,254 @@ def main() -> int:
         from onepipe.cli.model_cmd import lineage
 
         lineage(f"{settings.model_name}@champion", config=settings.config_file)
-        console.print()
-        console.print(
-            "Next: [bold]onepipe ui[/] (MLflow UI on http://127.0.0.1:5000), "
-            "[bold]onepipe reproduce credit-risk@champion[/], examples/notebook.ipynb"
-        )
-        return 0
+        if not loop:
+            return 0
+        return run_loop(settings, requests=requests, rows=rows)
     except OnepipeError as exc:
         console.print(f"error: {exc}")
         return exc.exit_code
+
+
+# ---------------------------------------------------------------- the loop (stages 6-14)
+
+
+class _Serving:
+    """``onepipe serve`` on a thread of this process: the gateway + an MLServer subprocess."""
+
+    def __init__(self, settings) -> None:
+        import threading
+
+        self.settings = settings
+        self.gateway = None
+        self.error: BaseException | None = None
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="onepipe-serve", daemon=True)
+
+    @property
+    def url(self) -> str:
+        gw = self.settings.serve.gateway
+        host = "127.0.0.1" if gw.host in ("0.0.0.0", "", "::") else gw.host
+        return f"http://{host}:{gw.port}"
+
+    def _run(self) -> None:
+        from onepipe.serve.server import run_gateway
+
+        def ready(gateway, state, url) -> None:
+            self.gateway = gateway
+            self._ready.set()
+
+        try:
+            run_gateway(self.settings, on_ready=ready, install_signal_handlers=False)
+        except BaseException as exc:  # noqa: BLE001 - reported by start()
+            self.error = exc
+        finally:
+            self._ready.set()
+
+    def start(self, timeout: float = 180) -> _Serving:
+        self.thread.start()
+        self._ready.wait(timeout)
+        if self.error is not None:
+            raise self.error
+        if self.gateway is None:
+            raise OnepipeError(f"serve: the gateway did not start within {timeout:.0f}s")
+        return self
+
+    def flush(self) -> None:
+        for hook in getattr(self.gateway, "on_response", []):
+            if hasattr(hook, "flush"):
+                hook.flush(30)
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.request_stop()
+        self.thread.join(60)
+
+
+def _traffic(serving: _Serving, batch: Path, requests: int, rows: int, seed: int) -> dict:
+    """``requests`` POST /predict of ``rows`` rows drawn from ``batch``, each followed by its
+    ground truth on POST /feedback. Returns requests per answering version."""
+    import httpx
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_csv(batch)
+    labels = df.pop("default").astype(int).to_numpy()
+    features = df.drop(columns=["application_id"]).to_dict(orient="records")
+    rng = np.random.default_rng(seed)
+    per_version: dict[str, int] = {}
+    answered: list[tuple[str, list[int]]] = []
+    with httpx.Client(base_url=serving.url, timeout=60) as client:
+        for _ in range(requests):
+            idx = rng.choice(len(features), size=rows, replace=False)
+            resp = client.post("/predict", json={"instances": [features[i] for i in idx]})
+            if resp.status_code != 200:
+                raise OnepipeError(
+                    f"demo traffic: /predict answered {resp.status_code}: {resp.text[:200]}"
+                )
+            body = resp.json()
+            version = str(body["model_version"])
+            per_version[version] = per_version.get(version, 0) + 1
+            answered.append((body["id"], labels[idx].tolist()))
+        serving.flush()  # the log is written off the request path: let it land first
+        for request_id, truth in answered:  # ground truth arrives later, per request id
+            fb = client.post("/feedback", json={"request_id": request_id, "truth": truth})
+            if fb.status_code != 200:
+                raise OnepipeError(f"demo feedback: answered {fb.status_code}: {fb.text[:200]}")
+    return per_version
+
+
+def _put_batch(settings, name: str) -> str:
+    from onepipe.data import open_store
+
+    store = open_store(settings)
+    path = settings.root / "data" / "loans" / name
+    commit = store.put("loans", [path], message=f"{name}: a new month of loan applications")
+    console.print(
+        f"committed {commit.repo}@{commit.short} ({', '.join(f.path for f in commit.files)})"
+    )
+    return commit.ref
+
+
+def _show_monitor(settings) -> None:
+    from onepipe.monitor.report import status
+    from onepipe.monitor.store import open_store
+    from onepipe.monitor.windows import since_from
+
+    store = open_store(settings)
+    try:
+        report = status(
+            settings, store, since_from(None, settings.monitor.window), with_drift=False
+        )
+    finally:
+        store.close()
+    for v in report["versions"]:
+        m = v.get("metrics") or {}
+        acc = (
+            f"accuracy {m['accuracy']:.3f} on {int(m.get('labelled', 0))} labelled rows"
+            if "accuracy" in m
+            else "no feedback"
+        )
+        p99 = v.get("latency_p99_ms")
+        console.print(
+            f"  v{v['version']} ({v['role']}): {v.get('requests', 0)} requests, "
+            f"p99 {p99:.1f} ms, {acc}"
+            if p99 is not None
+            else f"  v{v['version']} ({v['role']}): {acc}"
+        )
+
+
+def run_loop(settings, *, requests: int = 600, rows: int = 20) -> int:
+    """Serve the champion, live traffic with feedback, drift, retrain, canary, verdict, report."""
+    from onepipe.cli.monitor_cmd import apply_verdict
+    from onepipe.monitor.html_report import write_report
+    from onepipe.monitor.report import analyze_canary
+    from onepipe.monitor.store import open_store as open_predictions
+    from onepipe.monitor.watch import check_once, drift_alerts
+    from onepipe.monitor.windows import since_from
+    from onepipe.serve import deployments
+
+    data = settings.root / "data" / "loans"
+    warmup = max(requests // 4, 60)
+    _say("onepipe serve", "6. serve the champion: gateway + MLServer, every request logged")
+    serving = _Serving(settings).start()
+    try:
+        console.print(
+            f"gateway on {serving.url} (MLServer behind it), state: {serving.gateway.table.state.describe() if serving.gateway.table else '-'}"
+        )
+
+        _say(
+            f"curl -X POST {serving.url}/predict ...; curl -X POST {serving.url}/feedback ...",
+            f"7. live traffic: {warmup} requests of {rows} rows from batch 2, labels as feedback",
+        )
+        console.print(f"answered by: {_traffic(serving, data / 'batch_2.csv', warmup, rows, 2)}")
+        console.print("[dim]$[/] [bold]onepipe monitor[/]")
+        _show_monitor(settings)
+
+        _say(
+            "onepipe data put loans data/loans/batch_4.csv",
+            "8. a drifted batch arrives (the economy turned)",
+        )
+        _put_batch(settings, "batch_4.csv")
+        console.print(f"its applicants reach the model: {warmup} requests from batch 4")
+        _traffic(serving, data / "batch_4.csv", warmup, rows, 4)
+
+        _say("onepipe monitor drift-check", "9. the drift check raises an alert")
+        alerts = drift_alerts(settings)
+        for version, features in alerts.items():
+            console.print(f"[red]drift alert[/] v{version}: {', '.join(features)}")
+        if not alerts:
+            console.print("no drift alert (unexpected on batch 4)")
+
+        _say("onepipe watch --once", "10. retrain on the new data commit: the result is challenger")
+        result = check_once(settings, listener=StepProgress(console))
+        console.print(f"trigger: {result.trigger} — {result.reason}")
+        if result.action != "retrained":
+            console.print(f"[red]watch: {result.action}[/] {result.error or ''}")
+            return 1
+        console.print(
+            f"model: {settings.model_name}/{result.model_version} (challenger), metrics "
+            + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
+        )
+
+        _say("onepipe deploy --canary 10", "11. the challenger takes 10% of live traffic")
+        change, message = deployments.deploy(
+            settings, canary=10, reason="demo: canary after retraining"
+        )
+        console.print(f"#{change.id} deploy: {change.state.describe()} ({message})")
+
+        verdict = None
+        # rounds of requests // 3 until the verdict decides, at most 3x the budget
+        rounds = 9
+        for r in range(rounds):
+            n = max(requests // 3, 1)
+            _say(
+                "onepipe canary analyze",
+                f"12.{r + 1} traffic with feedback ({n} requests from batch 4), then the analysis",
+            )
+            console.print(
+                f"answered by: {_traffic(serving, data / 'batch_4.csv', n, rows, 40 + r)}"
+            )
+            store = open_predictions(settings)
+            try:
+                verdict = analyze_canary(
+                    settings, store, since=since_from(None, settings.monitor.window)
+                )
+            finally:
+                store.close()
+            console.print(f"{verdict.verdict}: {verdict.reason}")
+            if verdict.verdict != "wait":
+                break
+
+        _say("onepipe canary analyze --auto", "13. act on the verdict: promote or roll back")
+        if verdict is not None and verdict.verdict in ("promote", "rollback"):
+            console.print(apply_verdict(settings, verdict))
+        else:
+            change, message = deployments.rollback(
+                settings,
+                reason="demo: no decision after the canary traffic, the champion keeps serving",
+            )
+            console.print(
+                f"no decision ({verdict.reason if verdict else '-'}): #{change.id} rollback, {change.state.describe()}"
+            )
+
+        report_path = settings.state_dir / "report.html"
+        _say(
+            f"onepipe report -o {report_path.relative_to(settings.root)}",
+            "14. the report: one HTML file, open it in a browser",
+        )
+        path, summary = write_report(settings, report_path, since=since_from(None, "24h"))
+        console.print(
+            f"wrote {path} ({summary['plots']} plots, versions {', '.join(summary['versions'])})"
+        )
+    finally:
+        console.print("[dim]stopping the gateway and MLServer…[/]")
+        serving.stop()
+    console.print()
+    console.print(
+        "Next: [bold]onepipe ui[/] (MLflow UI on http://127.0.0.1:5000), "
+        f"[bold]onepipe lineage {settings.model_name}@champion[/], open .onepipe/report.html"
+    )
+    return 0
 
 
 if __name__ == "__main__":

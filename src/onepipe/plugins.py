@@ -14,10 +14,12 @@ from onepipe.errors import ConfigError
 BACKENDS: dict[str, dict[str, str]] = {
     "data": {
         "local": "onepipe.data.local:LocalDataStore",
+        "pachyderm": "onepipe.data.pachyderm:PachydermDataStore",
     },
     "runner": {
         "inprocess": "onepipe.pipeline.runners.inprocess:InProcessRunner",
         "kfp-local": "onepipe.pipeline.runners.kfp_local:KfpLocalRunner",
+        "kfp": "onepipe.pipeline.runners.kfp:KfpRunner",
     },
     "sweep": {
         "optuna": "onepipe.sweep.optuna_sweeper:OptunaSweeper",
@@ -27,10 +29,14 @@ BACKENDS: dict[str, dict[str, str]] = {
         "mlserver": "onepipe.serve.local:LocalDeployer",
         "seldon": "onepipe.serve.seldon.deployer:SeldonDeployer",
     },
+    "monitor": {
+        "sqlite": "onepipe.monitor.sqlite_store:SqlitePredictionStore",
+        "postgres": "onepipe.monitor.postgres_store:PostgresPredictionStore",
+    },
 }
 
 # Named in the config schema, built in a later stage of the roadmap.
-PLANNED = {("data", "pachyderm"), ("runner", "kfp")}
+PLANNED: set[tuple[str, str]] = set()
 
 
 def load_backend(stage: str, name: str) -> Any:

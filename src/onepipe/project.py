@@ -182,6 +182,33 @@ class Project:
 
         return lineage(self.settings, spec)
 
+    # ---- monitoring ------------------------------------------------------------
+    def predictions(self, model: str | None = None, since: Any = None, **kw: Any):
+        """Logged predictions joined with feedback, one row per scored row, as a DataFrame.
+
+        ``model``: a version (``"3"``), ``"credit-risk/3"`` or None (all); ``since``: ``"1h"``,
+        a datetime or epoch seconds.
+        """
+        from onepipe.monitor.notebook import predictions
+        from onepipe.monitor.store import open_store
+
+        store = open_store(self.settings)
+        try:
+            return predictions(self.settings, store, model=model, since=since, **kw)
+        finally:
+            store.close()
+
+    def replay(self, request_ids: list[str] | str, model: str):
+        """Score logged requests again with any registered version, e.g. ``model="credit-risk/3"``."""
+        from onepipe.monitor.notebook import replay
+        from onepipe.monitor.store import open_store
+
+        store = open_store(self.settings)
+        try:
+            return replay(self.settings, store, request_ids, model=model)
+        finally:
+            store.close()
+
 
 def _call_step(func, task, inputs: dict[str, Any], params: dict[str, Any]) -> StepOutputs:
     import pandas as pd

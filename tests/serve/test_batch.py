@@ -35,9 +35,13 @@ def test_predict_writes_a_commit_naming_model_and_input(project, capsys):
     result = json.loads(capsys.readouterr().out)
     loans = store.resolve("loans")
     assert result["version"] == "1" and result["uri"] == "models:/credit-risk/1"
-    assert result["input"] == loans.ref and result["provenance"] == [loans.ref]
+    assert result["input"] == loans.ref
+    assert result["provenance"] == [loans.ref, "models:/credit-risk/1"]
     commit = store.resolve(result["output"])
-    assert commit.provenance == (loans.ref,) and "credit-risk/1" in commit.message
+    assert (
+        commit.provenance == (loans.ref, "models:/credit-risk/1")
+        and "credit-risk/1" in commit.message
+    )
     frame = pd.read_csv(io.BytesIO(store.read_bytes(commit.ref, "predictions.csv")))
     source = pd.read_csv(project / "data" / "loans" / "batch_1.csv")
     assert len(frame) == len(source) and set(frame["prediction"]) <= {0, 1}

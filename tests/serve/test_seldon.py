@@ -66,8 +66,10 @@ def emulator():
 def cluster_settings(project):
     """env acc (seldon backend, namespace onepipe-acc) on this machine's registry and history."""
     from onepipe.config import load_settings
+    from onepipe.tracking.aliases import alias
+    from onepipe.tracking.client import client_for
 
-    return load_settings(
+    s = load_settings(
         project / "onepipe.yaml",
         env="acc",
         user="tester",
@@ -77,6 +79,12 @@ def cluster_settings(project):
             "serve.seldon.ready_timeout_s=0",
         ],
     )
+    # Aliases are per environment (acc-champion, ...): give acc the roles dev's runs set.
+    client = client_for(s)
+    for role, version in client.get_registered_model("credit-risk").aliases.items():
+        if role in ("champion", "challenger"):
+            client.set_registered_model_alias("credit-risk", alias(s, role), version)
+    return s
 
 
 @pytest.fixture()

@@ -37,14 +37,31 @@ def _root(
 
 
 def _register() -> None:
-    from onepipe.cli import config_cmd, data_cmd, model_cmd, run_cmd, serve_cmd, sweep_cmd
+    from onepipe.cli import (
+        config_cmd,
+        data_cmd,
+        kfp_cmd,
+        loop_cmd,
+        model_cmd,
+        monitor_cmd,
+        render_cmd,
+        run_cmd,
+        serve_cmd,
+        sweep_cmd,
+        team_cmd,
+    )
 
     app.add_typer(config_cmd.app, name="config", help="Show the resolved configuration.")
     app.add_typer(data_cmd.app, name="data", help="Versioned data: repos, branches, commits.")
     run_cmd.register(app)
+    kfp_cmd.register(app)  # `onepipe submit`, `onepipe runs`
     model_cmd.register(app)
     sweep_cmd.register(app)
+    render_cmd.register(sweep_cmd.render_app)  # `onepipe render overlays`
     serve_cmd.register(app)
+    monitor_cmd.register(app)
+    team_cmd.register(app)  # `onepipe server`
+    loop_cmd.register(app)  # `onepipe watch`, `onepipe report`
 
 
 _register()

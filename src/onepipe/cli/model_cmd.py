@@ -27,8 +27,30 @@ def promote(
     config: ConfigOpt = None,
     env: EnvOpt = None,
     json_: JsonOpt = False,
+    from_env: Annotated[
+        str | None,
+        typer.Option("--from", help="Copy this env's champion (or --version) ... (with --to)."),
+    ] = None,
+    to_env: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="... to be this env's champion (README: Environments and teams)."
+        ),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Recorded in the history.")] = "",
 ) -> None:
-    """Move the `champion` alias to a version (default: the current `challenger`)."""
+    """Move the `champion` alias to a version (default: the current `challenger`).
+
+    With --from/--to: make one environment's champion the other's (lineage kept, recorded).
+    """
+    if from_env or to_env:
+        from onepipe.errors import UsageError
+
+        if not (from_env and to_env) or env:
+            raise UsageError("promote: --from and --to go together, without --env")
+        from onepipe.cli.team_cmd import promote_between_envs
+
+        return promote_between_envs(model, version, from_env, to_env, reason, config, json_)
     from onepipe.tracking.registry import promote as do_promote
 
     settings = resolve(config, env)

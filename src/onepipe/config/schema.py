@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 
 from onepipe.config.base import Section
+from onepipe.config.kfp import KfpConfig
+from onepipe.config.monitor import MonitorConfig
 from onepipe.config.serve import ServeConfig
 from onepipe.config.sweep import SweepConfig
 
@@ -68,6 +70,19 @@ class ModelConfig(Section):
 
 class ImageConfig(Section):
     training: str = "ghcr.io/onepipe/training:0.1.0"
+    # sha256:<64 hex> of the pushed image: KFP runs then use repo@sha256:... (required in acc/prod)
+    training_digest: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+
+    @property
+    def pinned(self) -> str:
+        """The image reference a cluster runs: ``repo@sha256:...`` when a digest is set."""
+        if not self.training_digest:
+            return self.training
+        repo = self.training.split("@", 1)[0]
+        last = repo.rsplit("/", 1)[-1]
+        if ":" in last:  # drop the tag: the digest names the image
+            repo = repo[: len(repo) - len(last)] + last.split(":", 1)[0]
+        return f"{repo}@{self.training_digest}"
 
 
 class KubernetesConfig(Section):
@@ -88,6 +103,8 @@ class ProjectConfig(Section):
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    kfp: KfpConfig = Field(default_factory=KfpConfig)
     environments: dict[str, dict] = Field(default_factory=dict)
     variants: dict[str, dict] = Field(default_factory=dict)
 
@@ -103,5 +120,7 @@ ENV_OVERLAY_KEYS = (
     "kubernetes",
     "sweep",
     "serve",
+    "monitor",
+    "kfp",
 )
 VARIANT_OVERLAY_KEYS = ("params", "sweep")

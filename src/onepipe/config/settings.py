@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from onepipe.config.kfp import KfpConfig
+from onepipe.config.monitor import MonitorConfig
 from onepipe.config.schema import (
     Backends,
     DataConfig,
@@ -45,6 +47,8 @@ class Settings(BaseModel):
     kubernetes: KubernetesConfig
     sweep: SweepConfig
     serve: ServeConfig
+    monitor: MonitorConfig
+    kfp: KfpConfig
     source: dict[str, Any]  # the merged config as written (relative paths), for hashing and saving
 
     @classmethod
@@ -77,6 +81,8 @@ class Settings(BaseModel):
             kubernetes=cfg.kubernetes,
             sweep=cfg.sweep,
             serve=cfg.serve,
+            monitor=cfg.monitor,
+            kfp=cfg.kfp,
             source=source,
         )
 
@@ -126,8 +132,30 @@ class Settings(BaseModel):
         return loc if "://" in loc else self.path(loc).as_uri()
 
     @property
-    def experiment_name(self) -> str:
+    def team_mode(self) -> bool:
+        """True when tracking goes to a tracking server, i.e. a store shared by people."""
+        return self.tracking_uri.startswith(("http://", "https://"))
+
+    @property
+    def per_user(self) -> bool:
+        """Team mode with a known user: runs, sweeps and Katib names are the user's own."""
+        return self.team_mode and self.user not in ("", "anonymous")
+
+    @property
+    def shared_experiment_name(self) -> str:
+        """The environment's experiment: ``tracking.experiment`` or ``<project>-<env>``."""
         return self.tracking.experiment or f"{self.project}-{self.env}"
+
+    @property
+    def experiment_name(self) -> str:
+        """Where this user's runs and sweeps go (README: Environments and teams).
+
+        Against a tracking server each user gets ``<shared experiment>/<user>`` so two
+        people never write into one experiment; a local store (or no known user, as
+        when rendering an environment's manifests) keeps the shared name.
+        """
+        base = self.shared_experiment_name
+        return f"{base}/{self.user}" if self.per_user else base
 
     @property
     def model_name(self) -> str:
@@ -176,4 +204,6 @@ class Settings(BaseModel):
             "kubernetes": self.kubernetes.model_dump(),
             "sweep": self.sweep.model_dump(by_alias=True),
             "serve": self.serve.model_dump(by_alias=True),
+            "monitor": self.monitor.model_dump(),
+            "kfp": self.kfp.model_dump(),
         }

@@ -43,15 +43,21 @@ def open_store(settings: Settings) -> DataStore:
 
 
 def open_store_uri(uri: str) -> DataStore:
-    """A store from its URI: ``file:///abs/path[?default_branch=NAME]`` opens a local store."""
+    """A store from its URI: ``file:///abs/path[?default_branch=NAME]`` opens a local store,
+    ``pachyderm://host:port/project[?default_branch=NAME]`` a Pachyderm one."""
     parts = urlsplit(uri)
-    if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path:
-        raise UsageError(
-            f"data store URI {uri!r}: unsupported (expected file:///absolute/path; "
-            "cluster stores are opened with open_store(settings))"
-        )
     query = parse_qs(parts.query)
     branch = query.get("default_branch", ["master"])[0]
+    if parts.scheme == "pachyderm" and parts.hostname:
+        from onepipe.data.pachyderm import PachydermDataStore
+
+        project = unquote(parts.path.strip("/")) or "default"
+        return PachydermDataStore.connect(parts.hostname, parts.port or 30650, project, branch)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path:
+        raise UsageError(
+            f"data store URI {uri!r}: unsupported (expected file:///absolute/path "
+            "or pachyderm://host:port/project)"
+        )
     return LocalDataStore(unquote(parts.path), default_branch=branch)
 
 

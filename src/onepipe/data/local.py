@@ -44,6 +44,9 @@ _TMP_GRACE_SECONDS = 600
 Tree = dict[str, tuple[str, int]]
 
 
+MODEL_PROVENANCE_PREFIX = "models:/"
+
+
 class LocalDataStore:
     """Repos, branches and immutable commits in a local directory (see the module docstring)."""
 
@@ -135,7 +138,14 @@ class LocalDataStore:
         if not isinstance(message, str):
             raise UsageError(f"commit message must be text, got {type(message).__name__}")
         sources = commit_paths(paths, self.root)
-        prov = tuple(dict.fromkeys(self.resolve(ref).ref for ref in provenance))
+        # Data refs are pinned to their commit; a registry model (models:/name/version) that
+        # computed the data is kept verbatim, since it is not a commit of this store.
+        prov = tuple(
+            dict.fromkeys(
+                ref if ref.startswith(MODEL_PROVENANCE_PREFIX) else self.resolve(ref).ref
+                for ref in provenance
+            )
+        )
 
         # Blobs go in before the lock: they are idempotent and invisible until a commit names them.
         staged: Tree = {dest: self.objects.add(src) for dest, src in sources}

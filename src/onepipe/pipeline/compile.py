@@ -41,7 +41,7 @@ def source_hash(settings: Settings) -> str:
     files = {path, *project_imports(path.read_text(), settings.root.resolve())}
     for f in sorted(files):
         h.update(str(f).encode() + b"\0" + f.read_bytes())
-    h.update(f"{settings.pipeline.function}\0{settings.image.training}".encode())
+    h.update(f"{settings.pipeline.function}\0{settings.image.pinned}".encode())
     h.update(_kfp_version().encode())
     return h.hexdigest()[:24]
 
@@ -100,5 +100,5 @@ def _compile(settings: Settings) -> dict[str, Any]:
         ir = yaml.load(out.read_text(), Loader=_Loader)
     for executor in ir.get("deploymentSpec", {}).get("executors", {}).values():
         if "container" in executor:
-            executor["container"]["image"] = settings.image.training
+            executor["container"]["image"] = settings.image.pinned  # repo@sha256 when pinned
     return ir

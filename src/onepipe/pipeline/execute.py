@@ -130,7 +130,7 @@ def run_pipeline(
     data_refs = resolve_data_refs(settings, given)
     arguments = graph.arguments(given)
 
-    runner = load_backend("runner", settings.backends.runner)()
+    runner = load_backend("runner", settings.backends.runner).from_settings(settings)
     cache = StepCache(settings.path(settings.pipeline.cache_dir))
     run_dir = settings.path(settings.pipeline.runs_dir) / uuid.uuid4().hex[:12]
     plan = RunPlan(

@@ -88,6 +88,11 @@ class RunListener(Protocol):
 class Runner(Protocol):
     name: str
 
+    @classmethod
+    def from_settings(cls, settings) -> Runner:
+        """The runner for these settings (hosts, namespaces, credentials come from them)."""
+        ...
+
     def fully_cached(self, plan: RunPlan) -> bool:
         """True when every step would be a cache hit (checked without executing anything)."""
         ...

@@ -3,7 +3,8 @@
 The model is loaded exactly as the server loads it: the registry version's local
 artifacts through ``mlserver_mlflow.MLflowRuntime``, fed a V2 request built by
 the gateway's own validation. The output commit's provenance is the input
-commit; its message and ``prediction-meta.json`` name the model version.
+commit and the model version (``models:/name/version``); its message and
+``prediction-meta.json`` name the model version and run too.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def score_commit(
         new = store.put(
             output_repo,
             [out_csv, Path(tmp) / "prediction-meta.json"],
-            provenance=[commit.ref],
+            provenance=[commit.ref, f"models:/{model.name}/{model.version}"],
             replace=True,
             message=f"predictions of {model.name}/{model.version} ({model.uri}, run "
             f"{model.run_id}) on {commit.ref}",

@@ -210,10 +210,12 @@ def _undo(ref: ModelRef, previous: str | None) -> DeploymentState | None:
 def _set_aliases(settings: Settings, state: DeploymentState | None) -> None:
     if state is None:
         return
+    from onepipe.tracking.aliases import CHALLENGER, CHAMPION, alias
     from onepipe.tracking.client import client_for
-    from onepipe.tracking.registry import CHALLENGER, CHAMPION
 
     client = client_for(settings)
-    client.set_registered_model_alias(state.model, CHAMPION, state.champion)
+    client.set_registered_model_alias(state.model, alias(settings, CHAMPION), state.champion)
     if state.challenger:
-        client.set_registered_model_alias(state.model, CHALLENGER, state.challenger)
+        client.set_registered_model_alias(
+            state.model, alias(settings, CHALLENGER), state.challenger
+        )

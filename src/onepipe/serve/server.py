@@ -93,6 +93,11 @@ def run_gateway(
         sticky_header=cfg.gateway.sticky_header,
         timeout=cfg.gateway.upstream_timeout_s,
     )
+    monitor = None
+    if settings.monitor.enabled:  # prediction log + /feedback + /metrics (onepipe.monitor)
+        from onepipe.monitor.service import attach
+
+        monitor = attach(gateway, settings)
     failure: list[BaseException] = []
     server: Any = None
 
@@ -122,6 +127,8 @@ def run_gateway(
         finally:
             await model_host.close()
             await asyncio.to_thread(worker.stop)
+            if monitor is not None:  # drains the prediction log: nothing queued is lost
+                await asyncio.to_thread(monitor.close)
 
     app = build_app(gateway, lifespan)
     try:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from onepipe.config import Settings
 from onepipe.errors import NotFoundError
+from onepipe.tracking.aliases import CHALLENGER, alias
 from onepipe.tracking.client import client_for, experiment_id
-from onepipe.tracking.registry import CHALLENGER, ModelRef
+from onepipe.tracking.registry import ModelRef
 
 
 def start_parent_run(settings: Settings, sweep: str, backend: str, space: list) -> str:
@@ -113,7 +114,7 @@ def register_best(
         local = client.download_artifacts(trial_run_id, "model", tmp)
         ref, _ = register(settings, trial_run_id, Path(local), model_hash, alias=CHALLENGER)
     # An identical model may already be registered: point challenger at it all the same.
-    client.set_registered_model_alias(ref.name, CHALLENGER, ref.version)
+    client.set_registered_model_alias(ref.name, alias(settings, CHALLENGER), ref.version)
     for key, value in {
         "onepipe.sweep": sweep,
         "onepipe.trial": trial_name,
@@ -124,7 +125,7 @@ def register_best(
         client.set_tag(parent_run_id, "onepipe.model", f"{ref.name}/{ref.version}")
         client.set_tag(parent_run_id, "onepipe.best_trial", trial_name)
         client.set_tag(parent_run_id, "onepipe.best_run", trial_run_id)
-    return ModelRef(ref.name, ref.version, trial_run_id, ref.source, (CHALLENGER,))
+    return ModelRef(ref.name, ref.version, trial_run_id, ref.source, (alias(settings, CHALLENGER),))
 
 
 def best_params_json(params: dict) -> str:

@@ -23,6 +23,7 @@ from onepipe.sweep.metrics import metric_line
 ENV_TRACKING_URI = "ONEPIPE_TRACKING_URI"
 ENV_DATA_COMMIT = "ONEPIPE_DATA_COMMIT"
 ENV_ENV = "ONEPIPE_ENV"
+ENV_USER = "ONEPIPE_USER"  # the trial's runs land in the sweeping user's experiment
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,11 @@ def trial_spec(
         argv += ["-p", item]
     for name, value in values.items():
         argv += ["-p", f"{name}={value}"]
-    env = {ENV_ENV: settings.env, ENV_TRACKING_URI: settings.tracking.uri}
+    env = {
+        ENV_ENV: settings.env,
+        ENV_TRACKING_URI: settings.tracking.uri,
+        ENV_USER: settings.user,
+    }
     if data_commits:
         env[ENV_DATA_COMMIT] = ",".join(sorted(set(data_commits.values())))
     return TrialSpec(argv, env)

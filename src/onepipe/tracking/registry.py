@@ -8,9 +8,10 @@ from pathlib import Path
 
 from onepipe.config import Settings
 from onepipe.errors import NotFoundError, UsageError, closest
+from onepipe.tracking.aliases import CHALLENGER, CHAMPION, resolve_alias
+from onepipe.tracking.aliases import alias as role_alias
 from onepipe.tracking.client import client_for
 
-CHAMPION, CHALLENGER = "champion", "challenger"
 _SPEC = re.compile(r"^(?P<name>[^@/]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$")
 
 
@@ -44,10 +45,12 @@ def parse_model_spec(spec: str) -> tuple[str, str | None, str | None]:
 
 
 def resolve_model(settings: Settings, spec: str) -> ModelRef:
+    """A role alias (``@champion``) means this environment's alias (see tracking/aliases.py)."""
     from mlflow.exceptions import MlflowException
 
     client = client_for(settings)
-    name, alias, ver = parse_model_spec(spec)
+    name, role, ver = parse_model_spec(spec)
+    alias = resolve_alias(settings, role) if role else None
     try:
         mv = (
             client.get_model_version_by_alias(name, alias)
@@ -108,6 +111,7 @@ def register(
         description=f"run {run_id}",
     )
     if alias:
+        alias = resolve_alias(settings, alias)
         client.set_registered_model_alias(name, alias, mv.version)
     return ModelRef(name, str(mv.version), run_id, source, (alias,) if alias else ()), True
 
@@ -115,16 +119,16 @@ def register(
 def promote(
     settings: Settings, name: str, version: str | None = None
 ) -> tuple[ModelRef, str | None]:
-    """Point ``champion`` at ``version`` (default: the current challenger); returns (new, previous version)."""
+    """Point this env's ``champion`` at ``version`` (default: its challenger); returns (new, previous)."""
     client = client_for(settings)
     target = resolve_model(settings, f"{name}/{version}" if version else f"{name}@{CHALLENGER}")
     try:
         previous = resolve_model(settings, f"{name}@{CHAMPION}").version
     except NotFoundError:
         previous = None
-    client.set_registered_model_alias(name, CHAMPION, target.version)
-    if CHALLENGER in target.aliases:
-        client.delete_registered_model_alias(name, CHALLENGER)
+    client.set_registered_model_alias(name, role_alias(settings, CHAMPION), target.version)
+    if role_alias(settings, CHALLENGER) in target.aliases:
+        client.delete_registered_model_alias(name, role_alias(settings, CHALLENGER))
     if previous and previous != target.version:
         client.set_model_version_tag(name, target.version, "onepipe.previous_champion", previous)
     return resolve_model(settings, f"{name}/{target.version}"), previous

@@ -22,6 +22,10 @@ from onepipe.pipeline.protocol import ArtifactRecord, RunListener, RunPlan, Step
 class InProcessRunner:
     name = "inprocess"
 
+    @classmethod
+    def from_settings(cls, settings) -> InProcessRunner:
+        return cls()
+
     def __init__(self) -> None:
         self._functions: dict[str, Callable[..., Any]] | None = None
 

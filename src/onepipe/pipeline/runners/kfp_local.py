@@ -36,6 +36,10 @@ def _project_on_path(root: Path) -> Iterator[None]:
 class KfpLocalRunner:
     name = "kfp-local"
 
+    @classmethod
+    def from_settings(cls, settings) -> KfpLocalRunner:
+        return cls()
+
     def fully_cached(self, plan: RunPlan) -> bool:
         return False  # no step cache: every run executes every step
 

@@ -57,6 +57,7 @@ class Gateway:
         self.sticky_header = sticky_header.lower()
         self.timeout = timeout
         self.on_response: list[Callable[[dict[str, Any]], None]] = []
+        self.extra_routes: list[Route] = []  # e.g. the monitor's /feedback and /metrics
         self._shadow_tasks: set[asyncio.Task] = set()
         self.request_stop: Callable[[], None] = lambda: None  # set by the server that runs it
 
@@ -186,8 +187,13 @@ class Gateway:
             shadow = None
         else:
             target, shadow = table.pick(request.headers.get(self.sticky_header))
-        payload, rows = parse(body, target.model.columns, self.max_instances)
-        target, data = await self._forward(target, payload)
+        try:
+            payload, rows = parse(body, target.model.columns, self.max_instances)
+            target, data = await self._forward(target, payload)
+        except RequestError as err:  # observers see refused and failed requests too
+            if self.on_response:
+                self._emit(self._event(target, body, err.to_dict(), err.status, started, False))
+            raise
         if shadow is not None:
             task = asyncio.create_task(self._shadow(shadow, payload, started))
             self._shadow_tasks.add(task)
@@ -343,6 +349,7 @@ class Gateway:
             Route("/v2/models/{name}/versions/{version}/ready", self.model_ready, methods=["GET"]),
             Route("/admin/state", self.admin_state, methods=["GET"]),
             Route("/admin/apply", self.admin_apply, methods=["POST"]),
+            *self.extra_routes,
         ]
 
 

@@ -192,7 +192,10 @@ def _trial_template(
                 "mountPath": f"{PROJECT_DIR}/{config_name}",
                 "subPath": config_name,
                 "readOnly": True,
-            }
+            },
+            # The image runs as a non-root uid and PROJECT_DIR belongs to root: the step
+            # cache and run scratch (.onepipe/) need a writable place of their own.
+            {"name": "onepipe-state", "mountPath": f"{PROJECT_DIR}/.onepipe"},
         ],
     }
     job = {
@@ -209,7 +212,8 @@ def _trial_template(
                     "restartPolicy": "Never",
                     "containers": [container],
                     "volumes": [
-                        {"name": "onepipe-config", "configMap": {"name": f"{sweep}-config"}}
+                        {"name": "onepipe-config", "configMap": {"name": f"{sweep}-config"}},
+                        {"name": "onepipe-state", "emptyDir": {}},
                     ],
                 },
             },

@@ -1,0 +1,127 @@
+"""``onepipe submit`` and ``onepipe runs``: the pipeline on Kubeflow Pipelines."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import typer
+
+from onepipe.cli.common import (
+    ConfigOpt,
+    EnvOpt,
+    JsonOpt,
+    ParamOpt,
+    VariantOpt,
+    err,
+    out,
+    print_json,
+    resolve,
+)
+
+# Environments whose runs must name the exact image bytes they ran on.
+PINNED_ENVS = ("acc", "prod")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("submit")(submit)
+    app.command("runs")(runs)
+
+
+def _plan(settings: Any, use_cache: bool) -> Any:
+    from onepipe.pipeline.compile import compile_ir
+    from onepipe.pipeline.execute import resolve_data_refs
+    from onepipe.pipeline.graph import PipelineGraph
+    from onepipe.pipeline.protocol import RunPlan
+
+    ir = compile_ir(settings)
+    graph = PipelineGraph.from_ir(ir)
+    given = dict(settings.params)
+    if "data_store" in graph.inputs:
+        given["data_store"] = settings.data_store_uri
+    resolve_data_refs(settings, given)  # data_ref -> repo@<commit id>: the run names its data
+    return RunPlan(
+        graph=graph,
+        ir=ir,
+        arguments=graph.arguments(given),
+        run_dir=settings.path(settings.pipeline.runs_dir) / uuid.uuid4().hex[:12],
+        cache_dir=settings.path(settings.pipeline.cache_dir),
+        project_root=settings.root,
+        pipeline_module=settings.pipeline.module,
+        use_cache=use_cache,
+    )
+
+
+def submit(
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    param: ParamOpt = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Return once the run is created.")
+    ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Ask KFP to execute every step (no KFP cache).")
+    ] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Compile, upload and run the pipeline on Kubeflow Pipelines; follow it to the end."""
+    from onepipe.errors import RunFailed, UsageError
+    from onepipe.pipeline.runners.kfp import KfpRunner
+
+    settings = resolve(config, env, variant, [*(param or []), "backends.runner=kfp"])
+    if settings.env in PINNED_ENVS and not settings.image.training_digest:
+        raise UsageError(
+            f"env {settings.env}: image.training_digest is not set; {settings.env} runs must pin "
+            f"the image by digest (set image.training_digest: sha256:... for {settings.image.training})"
+        )
+    plan = _plan(settings, use_cache=not no_cache)
+    runner = KfpRunner(settings)
+    handle = runner.submit(plan)
+    err.print(
+        f"[bold]{settings.project}[/] · env {settings.env} · KFP run {handle.run_name}\n"
+        f"  pipeline {handle.pipeline} version {handle.version} · experiment {handle.experiment}\n"
+        f"  data {plan.arguments.get('data_ref', '-')} · image {settings.image.pinned}\n"
+        f"  KFP: {handle.url}" + (f"\n  MLflow: {handle.mlflow_url}" if handle.mlflow_url else "")
+    )
+    if no_wait:
+        if json_:
+            print_json(handle.to_dict())
+        return
+
+    from onepipe.pipeline.protocol import NullListener
+
+    steps = runner.follow(handle, plan, NullListener(), on_state=lambda s: err.print(f"  {s}"))
+    for step in steps:
+        mark = {"done": "✓", "skipped": "-", "failed": "✗"}.get(step.status, "?")
+        line = f"  {mark} {step.name:<12} {step.status:<8} {step.duration:6.1f}s"
+        err.print(line + (f"  {step.error}" if step.error else ""))
+    if json_:
+        print_json(handle.to_dict())
+    if handle.state != "SUCCEEDED":
+        failed = next((s for s in steps if s.status == "failed"), None)
+        why = f": step {failed.name!r} failed: {failed.error}" if failed else ""
+        raise RunFailed(f"KFP run {handle.run_id} ended {handle.state}{why} ({handle.url})")
+
+
+def runs(
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    param: ParamOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")] = 10,
+    json_: JsonOpt = False,
+) -> None:
+    """Recent KFP runs of this project in the environment's experiment (<project>-<env>-<user>)."""
+    from onepipe.pipeline.runners.kfp import KfpRunner, experiment_name
+
+    settings = resolve(config, env, None, [*(param or []), "backends.runner=kfp"])
+    runner = KfpRunner(settings)
+    rows = runner.recent_runs(limit)
+    if json_:
+        print_json(rows)
+        return
+    if not rows:
+        err.print(f"no runs in experiment {experiment_name(settings)}")
+        return
+    for r in rows:
+        out.print(f"{r['created_at']:<20} {r['state']:<10} {r['run_id']}  {r['name']}")

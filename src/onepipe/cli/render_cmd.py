@@ -1,0 +1,64 @@
+"""``onepipe render overlays``: kustomize base + one overlay per environment, from the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from onepipe.cli.common import ConfigOpt, JsonOpt, VariantOpt, err, print_json, resolve
+
+
+def register(render_app: typer.Typer) -> None:
+    """Add the command to the ``render`` group (built in sweep_cmd)."""
+    render_app.command("overlays")(render_overlays)
+
+
+def render_overlays(
+    config: ConfigOpt = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", "-e", help="Only this environment (repeatable; default: all)."),
+    ] = None,
+    variant: VariantOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Manifests folder (default: manifests/ of the project)."
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Write manifests/base and manifests/overlays/<env> (Katib, Seldon, Pachyderm, RBAC)."""
+    from onepipe.config.schema import ENVIRONMENTS
+    from onepipe.errors import UsageError
+    from onepipe.k8s.render_overlays import render_all, write
+
+    envs = list(dict.fromkeys(env or ENVIRONMENTS))
+    for name in envs:
+        if name not in ENVIRONMENTS:
+            raise UsageError(
+                f"--env {name}: unknown environment (expected one of: {', '.join(ENVIRONMENTS)})"
+            )
+    first = resolve(config, envs[0], variant)
+    out_dir = output or (first.root / "manifests")
+    files = render_all(lambda e: resolve(config, e, variant), envs)
+    paths = write(files, out_dir)
+    if json_:
+        print_json({"output": str(out_dir), "files": [str(p) for p in paths]})
+        return
+    shown = _short(out_dir)
+    for name in envs:
+        err.print(f"wrote {shown}/overlays/{name}", soft_wrap=True)
+    err.print(
+        f"wrote {shown}/base ({len(paths)} files; apply: kubectl apply -k {shown}/overlays/<env>)",
+        soft_wrap=True,
+    )
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,80 @@
+"""Team commands: ``onepipe server`` and ``onepipe promote --from ENV --to ENV``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from onepipe.cli.common import err, out, print_json, resolve
+
+
+def register(app: typer.Typer) -> None:
+    app.command("server")(server)
+
+
+def server(
+    port: Annotated[int, typer.Option("--port", help="MLflow tracking server port.")] = 5000,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="PostgreSQL data, artifacts and logs (persist).")
+    ] = Path(".onepipe/server"),
+    host: Annotated[
+        str, typer.Option("--host", help="Address MLflow and PostgreSQL listen on.")
+    ] = "127.0.0.1",
+    pg_port: Annotated[
+        int, typer.Option("--pg-port", help="PostgreSQL port (default: remembered, else free).")
+    ] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="MLflow server workers.")] = 2,
+) -> None:
+    """Shared MLflow tracking server on a real PostgreSQL (+ history and prediction store)."""
+    import yaml
+
+    from onepipe.team.server import TeamServer
+
+    srv = TeamServer(data_dir, host=host, port=port, pg_port=pg_port, workers=workers)
+    err.print(f"starting PostgreSQL and mlflow server in {data_dir} ...")
+    srv.start()
+    out.print(
+        f"onepipe server ready: tracking {srv.tracking_uri}, PostgreSQL {srv.store_url}",
+        soft_wrap=True,
+    )
+    out.print("teammates put this in onepipe.yaml (or an environment overlay):")
+    out.print(yaml.safe_dump(srv.settings_for_teammates(), sort_keys=False).rstrip())
+    out.print("Ctrl-C stops both.", soft_wrap=True)
+    import sys
+
+    sys.stdout.flush()
+    rc = srv.wait()
+    err.print("stopped mlflow server and PostgreSQL")
+    if rc:
+        raise typer.Exit(1)
+
+
+def promote_between_envs(
+    model: str | None,
+    version: str | None,
+    from_env: str,
+    to_env: str,
+    reason: str,
+    config: Path | None,
+    json_: bool,
+) -> None:
+    """``onepipe promote --from A --to B``: called by ``model_cmd.promote``."""
+    from onepipe.team.promote import promote_between
+
+    src = resolve(config, from_env)
+    dst = resolve(config, to_env)
+    done = promote_between(src, dst, name=model, version=version, reason=reason)
+    if json_:
+        print_json(done.to_dict())
+        return
+    was = (
+        f" (was {done.previous})" if done.previous and done.previous != done.target.version else ""
+    )
+    how = "copied to the target registry" if done.copied else "same registry"
+    out.print(
+        f"{done.target.name}: {from_env} v{done.source.version} -> {to_env} champion "
+        f"v{done.target.version}{was} ({how})"
+    )
+    err.print(f"recorded in {to_env} history as #{done.change.id}")

@@ -1,0 +1,370 @@
+"""The cluster ``DataStore``: Pachyderm's PFS through ``pachyderm-sdk`` (its gRPC client).
+
+The protocol is Pachyderm's own model, so the mapping is direct:
+
+=================  =====================================================
+store call         PFS calls
+=================  =====================================================
+create_repo        ``create_repo(update=True)``
+list_repos         ``list_repo(projects=[project])``
+put                ``start_commit`` + ``put_file_from_bytes`` (+ ``delete_file("/")``
+                   for ``replace``) + ``finish_commit``, then ``inspect_commit``
+resolve / log      ``list_branch`` (branch names), ``inspect_commit``
+                   (a commit and its parent), ``list_commit`` (id prefixes)
+branches           ``list_branch``
+create_branch      ``create_branch(head=commit)``
+read / iter_files  ``walk_file`` (the file list) and ``get_file`` (the bytes)
+diff               two ``walk_file`` listings compared by Pachyderm's file hash
+=================  =====================================================
+
+Differences from the embedded store, on purpose and documented in the README (Kubeflow Pipelines and Pachyderm backends):
+
+* A commit id is Pachyderm's own id (32 hex characters, a global id of the
+  commit set), not the hash of the commit's content; two puts of the same
+  bytes make two commits with different ids. ``repo@<id prefix>`` refs work
+  the same way.
+* ``FileEntry.hash`` is Pachyderm's file hash (hex), not the sha256 of the
+  bytes: equal content still has equal hashes within one cluster, which is all
+  ``diff`` needs.
+* Provenance that is not a Pachyderm pipeline's (``put(provenance=...)``) is kept
+  as a trailer line of the commit description, so ``Commit.provenance`` reads it back.
+* ``verify()`` has nothing to walk: Pachyderm checks its own object storage
+  (``pachctl fsck``); it reports repos whose branch heads cannot be inspected.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from onepipe.data.protocol import Commit, Diff, FileEntry
+from onepipe.data.refs import check_name, commit_paths, is_commit_prefix, parse_ref
+from onepipe.errors import ConfigError, NotFoundError, OnepipeError, UsageError, closest
+
+PROVENANCE_TRAILER = "onepipe-provenance: "
+MODEL_PROVENANCE_PREFIX = "models:/"
+
+
+def _pfs():
+    from pachyderm_sdk.api import pfs
+
+    return pfs
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    code = getattr(exc, "code", None)
+    if not callable(code):
+        return False
+    try:
+        import grpc
+
+        return code() == grpc.StatusCode.NOT_FOUND
+    except Exception:  # pragma: no cover - a non-grpc error with a code() method
+        return False
+
+
+class PachydermDataStore:
+    """Repos, branches and commits of one Pachyderm project (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: Any,
+        project: str = "default",
+        default_branch: str = "master",
+        descriptions: Mapping[str, str] | None = None,
+        address: str = "",
+    ) -> None:
+        self.client = client
+        self.project = project
+        self.default_branch = check_name("branch", default_branch)
+        self._descriptions = dict(descriptions or {})
+        self.address = address
+
+    @classmethod
+    def connect(
+        cls,
+        host: str,
+        port: int,
+        project: str = "default",
+        default_branch: str = "master",
+        descriptions: Mapping[str, str] | None = None,
+        timeout: float = 3.0,
+    ) -> PachydermDataStore:
+        """A store on pachd at host:port; ConfigError (one line) when nothing answers there."""
+        try:  # gRPC would retry a dead address for a long time: fail fast and clearly instead
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError as exc:
+            raise ConfigError(
+                f"backends.data: pachyderm at {host}:{port} is unreachable ({exc.strerror or exc}); "
+                "check data.pachyderm.host/port for this environment (or `pachctl port-forward`)"
+            ) from None
+        from pachyderm_sdk import Client
+
+        return cls(
+            Client(host=host, port=port), project, default_branch, descriptions, f"{host}:{port}"
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> PachydermDataStore:
+        pach = settings.data.pachyderm
+        return cls.connect(
+            pach.host,
+            pach.port,
+            pach.project,
+            settings.data.default_branch,
+            {name: repo.description for name, repo in settings.data.repos.items()},
+        )
+
+    def __repr__(self) -> str:
+        return f"PachydermDataStore({self.address or 'client'!r}, project={self.project!r})"
+
+    # ---- PFS message helpers ------------------------------------------------
+    def _repo(self, repo: str) -> Any:
+        pfs = _pfs()
+        return pfs.Repo(name=repo, type="user", project=pfs.Project(name=self.project))
+
+    def _branch(self, repo: str, branch: str) -> Any:
+        return _pfs().Branch(repo=self._repo(repo), name=branch)
+
+    def _commit(self, repo: str, cid: str) -> Any:
+        return _pfs().Commit(repo=self._repo(repo), id=cid)
+
+    # ---- repos and branches ---------------------------------------------
+    def create_repo(self, repo: str, description: str = "") -> None:
+        check_name("repo", repo)
+        self.client.pfs.create_repo(
+            repo=self._repo(repo),
+            description=description or self._descriptions.get(repo, ""),
+            update=True,
+        )
+
+    def list_repos(self) -> list[str]:
+        pfs = _pfs()
+        infos = self.client.pfs.list_repo(projects=[pfs.Project(name=self.project)])
+        return sorted(i.repo.name for i in infos if (i.repo.type or "user") == "user")
+
+    def branches(self, repo: str) -> dict[str, str]:
+        self._require_repo(repo)
+        infos = self.client.pfs.list_branch(repo=self._repo(repo))
+        return {i.branch.name: i.head.id for i in sorted(infos, key=lambda i: i.branch.name)}
+
+    def create_branch(self, repo: str, branch: str, from_ref: str | None = None) -> None:
+        check_name("branch", branch)
+        heads = self.branches(repo)
+        if from_ref is None and self.default_branch not in heads:
+            raise UsageError(
+                f"repo {repo!r} has no {self.default_branch!r} branch to start "
+                f"{branch!r} from (pass --from REF, or put data to {repo}@{branch})"
+            )
+        head = self.resolve(from_ref or f"{repo}@{self.default_branch}")
+        if head.repo != repo:
+            raise UsageError(
+                f"--from {from_ref}: a branch of {repo!r} must start at a commit of "
+                f"{repo!r}, not of {head.repo!r}"
+            )
+        if branch in heads:
+            raise UsageError(
+                f"branch {repo}@{branch} already exists (head {heads[branch][:12]}); pick another name"
+            )
+        self.client.pfs.create_branch(
+            head=self._commit(repo, head.id), branch=self._branch(repo, branch)
+        )
+
+    # ---- writing ----------------------------------------------------------
+    def put(
+        self,
+        repo: str,
+        paths: Sequence[Path | str] | Path | str,
+        *,
+        branch: str | None = None,
+        message: str = "",
+        provenance: Sequence[str] = (),
+        replace: bool = False,
+    ) -> Commit:
+        """One PFS commit holding the files; finished only after every file is written."""
+        check_name("repo", repo)
+        branch = check_name("branch", branch or self.default_branch)
+        if not isinstance(message, str):
+            raise UsageError(f"commit message must be text, got {type(message).__name__}")
+        sources = commit_paths(paths)
+        prov = tuple(
+            dict.fromkeys(
+                ref if ref.startswith(MODEL_PROVENANCE_PREFIX) else self.resolve(ref).ref
+                for ref in provenance
+            )
+        )
+        if repo not in self.list_repos():
+            self.create_repo(repo)
+        description = message
+        if prov:
+            description = f"{message}\n\n{PROVENANCE_TRAILER}{' '.join(prov)}"
+        pfs = self.client.pfs
+        commit = pfs.start_commit(branch=self._branch(repo, branch), description=description)
+        try:
+            if replace:
+                pfs.delete_file(commit=commit, path="/")
+            for dest, src in sources:
+                pfs.put_file_from_bytes(commit=commit, path="/" + dest, data=src.read_bytes())
+        except BaseException as exc:
+            # An open commit with an error set is finished as failed: the branch never shows it.
+            pfs.finish_commit(commit=commit, error=f"onepipe put failed: {exc}"[:500], force=True)
+            raise
+        pfs.finish_commit(commit=commit)
+        return self._load(repo, commit.id)
+
+    # ---- reading ----------------------------------------------------------
+    def resolve(self, ref: str) -> Commit:
+        repo, part = parse_ref(ref)
+        heads = self.branches(repo)
+        name = part or self.default_branch
+        if name in heads and heads[name]:
+            return self._load(repo, heads[name])
+        if part is not None and is_commit_prefix(part):
+            prefix = part.lower()
+            matches = sorted(
+                {
+                    i.commit.id
+                    for i in self.client.pfs.list_commit(repo=self._repo(repo), all=True)
+                    if i.commit.id.lower().startswith(prefix)
+                }
+            )
+            if len(matches) == 1:
+                return self._load(repo, matches[0])
+            if matches:
+                shown = ", ".join(m[:12] for m in matches)
+                raise UsageError(
+                    f"ambiguous ref {ref!r}: {len(matches)} commits of {repo!r} start "
+                    f"with {part!r} ({shown}); give more characters"
+                )
+        pool = list(heads)
+        if part and is_commit_prefix(part):
+            pool += [head[:12] for head in heads.values()]
+        what = f"branch or commit {part!r}" if part else f"default branch {name!r}"
+        raise NotFoundError(
+            f"unknown ref {ref!r}: repo {repo!r} has no {what}{closest(name, pool)}"
+        )
+
+    def log(self, ref: str, limit: int | None = None) -> list[Commit]:
+        if limit is not None and limit < 1:
+            raise UsageError(f"--limit must be at least 1, got {limit}")
+        commits: list[Commit] = []
+        current: Commit | None = self.resolve(ref)
+        while current is not None and (limit is None or len(commits) < limit):
+            commits.append(current)
+            current = self._load(current.repo, current.parent) if current.parent else None
+        return commits
+
+    def read_bytes(self, ref: str, path: str) -> bytes:
+        commit = self.resolve(ref)
+        key = PurePosixPath(path.replace("\\", "/")).as_posix().lstrip("/")
+        if key not in {f.path for f in commit.files}:
+            raise NotFoundError(
+                f"no file {path!r} in {commit.repo}@{commit.short}"
+                f"{closest(key, [f.path for f in commit.files])}"
+            )
+        return self._get(commit, key)
+
+    def iter_files(self, ref: str) -> Iterator[tuple[FileEntry, bytes]]:
+        commit = self.resolve(ref)
+        for entry in commit.files:
+            yield entry, self._get(commit, entry.path)
+
+    def export(self, ref: str, dest: Path | str) -> list[Path]:
+        dest = Path(dest)
+        written = []
+        for entry, data in self.iter_files(ref):
+            rel = PurePosixPath(entry.path)
+            if rel.is_absolute() or ".." in rel.parts:
+                raise OnepipeError(
+                    f"refusing to export {entry.path!r}: it would land outside {dest}"
+                )
+            target = dest.joinpath(*rel.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            written.append(target)
+        return written
+
+    def diff(self, a: str, b: str) -> Diff:
+        old = {f.path: f.hash for f in self.resolve(a).files}
+        new = {f.path: f.hash for f in self.resolve(b).files}
+        return Diff(
+            added=tuple(sorted(new.keys() - old.keys())),
+            removed=tuple(sorted(old.keys() - new.keys())),
+            modified=tuple(sorted(p for p in old.keys() & new.keys() if old[p] != new[p])),
+        )
+
+    def verify(self) -> list[str]:
+        """Branch heads that cannot be inspected; Pachyderm checks its own storage (pachctl fsck)."""
+        problems: list[str] = []
+        for repo in self.list_repos():
+            for branch, head in self.branches(repo).items():
+                try:
+                    self._load(repo, head)
+                except OnepipeError as exc:
+                    problems.append(f"{repo}@{branch}: {exc}")
+        return problems
+
+    # ---- internals ----------------------------------------------------------
+    def _require_repo(self, repo: str) -> None:
+        check_name("repo", repo)
+        repos = self.list_repos()
+        if repo not in repos:
+            hint = (
+                closest(repo, repos)
+                or " (the store has no repos yet; `onepipe data put` creates one)"
+            )
+            raise NotFoundError(f"unknown repo {repo!r}{hint}")
+
+    def _get(self, commit: Commit, path: str) -> bytes:
+        file = _pfs().File(commit=self._commit(commit.repo, commit.id), path="/" + path)
+        return b"".join(chunk.value for chunk in self.client.pfs.get_file(file=file))
+
+    def _load(self, repo: str, cid: str) -> Commit:
+        pfs = _pfs()
+        try:
+            info = self.client.pfs.inspect_commit(
+                commit=self._commit(repo, cid), wait=pfs.CommitState.FINISHED
+            )
+            listing = self.client.pfs.walk_file(
+                file=pfs.File(commit=self._commit(repo, cid), path="/")
+            )
+            files = sorted(
+                (
+                    FileEntry(f.file.path.lstrip("/"), bytes(f.hash).hex(), int(f.size_bytes))
+                    for f in listing
+                    if f.file_type == pfs.FileType.FILE
+                ),
+                key=lambda e: e.path,
+            )
+        except Exception as exc:
+            if _is_not_found(exc):
+                raise OnepipeError(
+                    f"commit {cid[:12]} of {repo!r} is missing from pachyderm"
+                ) from None
+            raise
+        message, prov = _split_description(info.description or "")
+        parent = info.parent_commit.id if info.parent_commit and info.parent_commit.id else None
+        started = info.started
+        when = started.astimezone(UTC).isoformat(timespec="microseconds") if started else ""
+        return Commit(
+            repo,
+            info.commit.id,
+            parent,
+            info.commit.branch.name if info.commit.branch else None,
+            message,
+            when,
+            prov,
+            tuple(files),
+        )
+
+
+def _split_description(description: str) -> tuple[str, tuple[str, ...]]:
+    body, sep, tail = description.rpartition("\n\n" + PROVENANCE_TRAILER)
+    if not sep:
+        if description.startswith(PROVENANCE_TRAILER):
+            return "", tuple(description[len(PROVENANCE_TRAILER) :].split())
+        return description, ()
+    return body, tuple(tail.split())

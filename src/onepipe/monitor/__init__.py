@@ -1,0 +1,1 @@
+"""Monitoring: prediction log, feedback, live metrics, drift and canary verdicts."""

@@ -1,0 +1,155 @@
+"""What ``onepipe monitor``, ``/metrics`` and ``canary analyze`` compute, in one place."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from onepipe.errors import OnepipeError
+from onepipe.monitor import canary, drift
+from onepipe.monitor.windows import version_stats
+
+if TYPE_CHECKING:
+    from onepipe.config import Settings
+    from onepipe.monitor.protocol import PredictionRecord, PredictionStore
+    from onepipe.serve.history import Change
+
+
+def last_change(settings: Settings) -> Change | None:
+    from onepipe.serve.history import open_history
+
+    changes = open_history(settings).list(
+        env=settings.env, backend=settings.backends.serve, model=settings.model_name, limit=1
+    )
+    return changes[0] if changes else None
+
+
+def change_time(change: Change | None) -> float | None:
+    if change is None:
+        return None
+    try:
+        return datetime.fromisoformat(change.time).timestamp()
+    except ValueError:
+        return None
+
+
+def input_columns(records: list[PredictionRecord], names: list[str]) -> dict[str, np.ndarray]:
+    """Columnar feature arrays over every row of ``records`` (one pass per column)."""
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        values = list(chain.from_iterable((r.inputs or {}).get(name) or () for r in records))
+        out[name] = np.asarray(values, dtype=object) if values else np.asarray([], dtype=float)
+        if values and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values[:50]
+        ):
+            try:
+                out[name] = np.asarray(values, dtype=float)
+            except (TypeError, ValueError):
+                pass
+    return out
+
+
+def drift_for_version(
+    settings: Settings, store: PredictionStore, version: str, since: float | None
+) -> list[drift.FeatureDrift]:
+    """The newest ``monitor.drift.max_rows`` requests' rows of one version vs its profile."""
+    from onepipe.monitor.profile import profile_for_version
+
+    profile = profile_for_version(settings, settings.model_name, version)
+    records = store.query(
+        model_name=settings.model_name,
+        model_version=str(version),
+        since=since,
+        limit=settings.monitor.drift.max_rows,
+    )
+    records = [r for r in records if r.status < 400]
+    names = [*profile.get("numeric", {}), *profile.get("categorical", {})]
+    return drift.compare(profile, input_columns(records, names), settings.monitor.drift)
+
+
+def status(
+    settings: Settings, store: PredictionStore, since: float, *, with_drift: bool = True
+) -> dict[str, Any]:
+    """Per version: traffic, errors, latency, live quality, drift; and the canary verdict."""
+    change = last_change(settings)
+    state = change.state if change else None
+    rows = store.window(model_name=settings.model_name, since=since)
+    stats = version_stats(rows)
+    serving = {}
+    if state is not None:
+        serving[str(state.champion)] = "champion"
+        if state.challenger:
+            serving[str(state.challenger)] = "challenger"
+    versions = []
+    for version in sorted(set(stats) | set(serving), key=lambda v: (len(v), v)):
+        entry: dict[str, Any] = {
+            "version": version,
+            "role": serving.get(version, "not serving"),
+            "weight": state.weights.get(version) if state and hasattr(state, "weights") else None,
+        }
+        st = stats.get(version)
+        entry.update(
+            st.to_dict()
+            if st
+            else {"requests": 0, "errors": 0, "error_rate": 0.0, "metrics": {}, "rows": 0}
+        )
+        if with_drift:
+            try:
+                results = drift_for_version(settings, store, version, since)
+                entry["drift"] = [r.to_dict() for r in results]
+                entry["drift_status"] = drift.worst(results)
+            except OnepipeError as exc:
+                entry["drift"], entry["drift_status"], entry["drift_error"] = [], "n/a", str(exc)
+        versions.append(entry)
+    verdict = analyze_canary(settings, store, since=since, rows=rows, change=change)
+    return {
+        "model": settings.model_name,
+        "env": settings.env,
+        "since": since,
+        "now": time.time(),
+        "state": state.to_dict() if state else None,
+        "versions": versions,
+        "canary": verdict.to_dict(),
+        "alerts": alerts(versions, verdict),
+    }
+
+
+def analyze_canary(
+    settings: Settings,
+    store: PredictionStore,
+    *,
+    since: float,
+    rows: list[dict[str, Any]] | None = None,
+    change: Change | None = None,
+) -> canary.Verdict:
+    """Both arms over the same window: since the later of ``since`` and the last deployment change."""
+    change = change if change is not None else last_change(settings)
+    state = change.state if change else None
+    if state is None or not state.challenger:
+        return canary.Verdict(
+            "wait",
+            "no challenger is deployed (nothing to compare)",
+            state.champion if state else None,
+            None,
+        )
+    start = max(since, change_time(change) or since)
+    if rows is None or start > since:
+        rows = store.window(model_name=settings.model_name, since=start)
+    verdict = canary.analyze(rows, state.champion, state.challenger, settings.monitor.canary)
+    verdict.evidence["window_start"] = start
+    return verdict
+
+
+def alerts(versions: list[dict[str, Any]], verdict: canary.Verdict) -> list[str]:
+    out = []
+    for v in versions:
+        bad = [d["feature"] for d in v.get("drift", []) if d["status"] == "alert"]
+        if bad:
+            out.append(f"v{v['version']}: drift on {', '.join(bad)}")
+    if verdict.verdict == "rollback":
+        out.append(f"canary: rollback ({verdict.reason})")
+    return out

@@ -1,0 +1,148 @@
+"""The monitor's HTTP surface: ``/metrics``, ``/feedback``, CloudEvents ingest, health.
+
+Mounted in-process on the gateway (``attach``: one port on a laptop, same store)
+and served alone by ``onepipe monitor serve`` for the cluster path, where
+Seldon's request logger posts to ``/api/v1/seldon``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from onepipe.monitor.cloudevents import (
+    CloudEventError,
+    VersionResolver,
+    resolver_from_history,
+    to_record,
+)
+from onepipe.monitor.feedback import FeedbackError, record_feedback
+from onepipe.monitor.logger import PredictionLogger
+from onepipe.monitor.metrics import CONTENT_TYPE, LiveMetrics
+
+if TYPE_CHECKING:
+    from onepipe.config import Settings
+    from onepipe.monitor.protocol import PredictionStore
+
+log = logging.getLogger("onepipe.monitor.service")
+MAX_BODY = 8 * 1024 * 1024
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+class Monitor:
+    """Store + background logger + metrics, and the routes that expose them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: PredictionStore | None = None,
+        resolve: VersionResolver | None = None,
+    ) -> None:
+        from onepipe.monitor.store import open_store
+
+        cfg = settings.monitor
+        self.settings = settings
+        self.store = store if store is not None else open_store(settings)
+        self.metrics = LiveMetrics(settings, self.store)
+        self.logger = PredictionLogger(
+            self.store,
+            batch_size=cfg.batch_size,
+            flush_interval_s=cfg.flush_interval_s,
+            queue_size=cfg.queue_size,
+            on_records=self.metrics.observe,
+        )
+        self.resolve = resolve
+
+    # ---- endpoints ----------------------------------------------------------
+    async def metrics_endpoint(self, request: Request) -> Response:
+        await asyncio.to_thread(self.metrics.refresh)
+        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    async def _raw(self, request: Request) -> bytes:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise FeedbackError(413, f"body: more than {MAX_BODY} bytes")
+        return body
+
+    async def feedback(self, request: Request) -> Response:
+        try:
+            raw = await self._raw(request)
+            result = await asyncio.to_thread(record_feedback, self.store, raw)
+        except FeedbackError as err:
+            return _json(err.to_dict(), err.status)
+        return _json(result)
+
+    async def cloudevent(self, request: Request) -> Response:
+        try:
+            raw = await self._raw(request)
+            if self.resolve is None:
+                self.resolve = resolver_from_history(self.settings)
+            record = await asyncio.to_thread(
+                to_record, request.headers, raw, self.settings.model_name, self.resolve
+            )
+        except (CloudEventError, FeedbackError) as err:
+            return _json({"error": err.message}, err.status)
+        self.logger.submit(record)
+        return _json({"accepted": record.request_id}, 202)
+
+    async def health(self, request: Request) -> Response:
+        return _json({"live": True, "log": self.logger.stats})
+
+    def routes(self, prefix: str = "") -> list[Route]:
+        return [
+            Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+            Route("/feedback", self.feedback, methods=["POST"]),
+            Route("/api/v1/seldon", self.cloudevent, methods=["POST"]),
+            Route(f"{prefix}/health", self.health, methods=["GET"]),
+        ]
+
+    def close(self) -> None:
+        """Drain the log (nothing queued is lost on a clean shutdown), then close the store."""
+        self.logger.close()
+        self.store.close()
+
+
+def attach(gateway: Any, settings: Settings) -> Monitor:
+    """Log every gateway answer and mount ``/feedback`` and ``/metrics`` on the gateway."""
+    monitor = Monitor(settings)
+    gateway.on_response.append(monitor.logger)
+    gateway.extra_routes.extend(monitor.routes(prefix="/monitor"))
+    return monitor
+
+
+def build_app(monitor: Monitor) -> Starlette:
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: Any):
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(monitor.close)
+
+    return Starlette(routes=monitor.routes(), lifespan=lifespan)
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """``onepipe monitor serve``: the monitor service alone (cluster path), in the foreground."""
+    import uvicorn
+
+    monitor = Monitor(settings)
+    uvicorn.run(
+        build_app(monitor),
+        host=host or settings.monitor.host,
+        port=settings.monitor.port if port is None else port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,1 @@
+"""Teams: the shared tracking server and promotion across environments."""

@@ -1,0 +1,275 @@
+"""helm/onepipe rendered and linted with Helm's own engine (helm-python-sdk, in-process).
+
+For every values-<env>.yaml: ``helm lint --strict`` is clean, every rendered
+object validates (Kubernetes schemas, or a structural schema for the Prometheus
+Operator kinds), every pod keeps the security rules, and the chart's Service
+names are the addresses onepipe.yaml points at. No cluster is involved.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+from cluster_checks import pod_security_violations, pod_template, validate_object
+
+helm = pytest.importorskip("helm_python", reason="helm-python-sdk is not installed")
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "helm" / "onepipe"
+ENVS = ("dev", "test", "acc", "prod")
+METRICS = {
+    "onepipe_requests_total",
+    "onepipe_request_latency_seconds",
+    "onepipe_feature_drift_psi",
+    "onepipe_live_metric",
+    "onepipe_canary_verdict",
+}
+
+
+def _values(env: str) -> dict:
+    return yaml.safe_load((CHART / f"values-{env}.yaml").read_text())
+
+
+def _settings(env: str):
+    from onepipe.config import load_settings
+
+    return load_settings(REPO / "onepipe.yaml", env=env)
+
+
+def _namespace(env: str) -> str:
+    ns = _settings(env).kubernetes.namespace
+    return ns if ns != "default" else f"onepipe-{env}"
+
+
+@pytest.fixture(scope="module")
+def chart():
+    c = helm.Chart.load(str(CHART))
+    yield c
+    c.close()
+
+
+def render(chart, values: dict, namespace: str = "onepipe-dev") -> list[dict]:
+    out = chart.render(values=values, name="onepipe", namespace=namespace, is_install=True)
+    docs = []
+    for path, text in sorted(out.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        docs += [d for d in yaml.safe_load_all(text) if d]
+    return docs
+
+
+@pytest.fixture(scope="module")
+def rendered(chart) -> dict[str, list[dict]]:
+    return {env: render(chart, _values(env), _namespace(env)) for env in ENVS}
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_lint_is_clean_in_strict_mode(env):
+    report = helm.lint(str(CHART), _values(env), strict=True, namespace=_namespace(env))
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert not report["errors"] and not problems, report
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_rendered_object_validates(rendered, env):
+    checked = {}
+    for obj in rendered[env]:
+        checked[f"{obj['kind']}/{obj['metadata']['name']}"] = validate_object(obj)
+    assert {"Deployment", "Service", "Role", "RoleBinding", "NetworkPolicy"} <= {
+        k.split("/")[0] for k in checked
+    }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_pod_keeps_the_security_rules(rendered, env):
+    workloads = [d for d in rendered[env] if pod_template(d) is not None]
+    assert len(workloads) >= 2
+    violations = [v for d in workloads for v in pod_security_violations(d)]
+    assert violations == []
+
+
+def test_the_security_check_catches_a_breach(rendered):
+    """The rule check itself: a container with a writable root and no limits is reported."""
+    import copy
+
+    dep = copy.deepcopy(by_kind(rendered["dev"], "Deployment")[0])
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    container["securityContext"]["readOnlyRootFilesystem"] = False
+    del container["resources"]["limits"]
+    del container["livenessProbe"]
+    found = " ".join(pod_security_violations(dep))
+    assert "readOnlyRootFilesystem" in found and "limits.cpu" in found
+    assert "livenessProbe" in found
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_services_are_where_onepipe_yaml_points(rendered, env):
+    """tracking.uri and serve.seldon.monitor_url name the chart's Services (acc, prod)."""
+    s = _settings(env)
+    services = {d["metadata"]["name"]: d for d in by_kind(rendered[env], "Service")}
+    ns = _namespace(env)
+    if env in ("acc", "prod"):
+        for url in (s.tracking.uri, s.serve.seldon.monitor_url):
+            u = urlparse(url)
+            name, url_ns = u.hostname.split(".")[:2]
+            assert url_ns == ns, url
+            assert name in services, f"{url}: no Service {name} in the chart"
+            assert services[name]["spec"]["ports"][0]["port"] == u.port, url
+
+
+def test_mlflow_takes_credentials_from_secrets_only(rendered):
+    for env in ENVS:
+        (mlflow,) = [
+            d
+            for d in by_kind(rendered[env], "Deployment")
+            if d["metadata"]["name"].endswith("mlflow")
+        ]
+        c = mlflow["spec"]["template"]["spec"]["containers"][0]
+        env_vars = {e["name"]: e for e in c["env"]}
+        for name in ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_ARTIFACTS_DESTINATION"):
+            assert "secretKeyRef" in env_vars[name]["valueFrom"], name
+            assert f"$({name})" in c["command"]
+        assert "--serve-artifacts" in c["command"]
+        assert all("://" not in str(e.get("value", "")) for e in c["env"])
+    for path in CHART.glob("values*.yaml"):
+        for key, value in _leaves(yaml.safe_load(path.read_text())):
+            assert not re.search(r"password|secret_?access|access_?key|token", key, re.I), (
+                path,
+                key,
+            )
+            assert "://" not in str(value), f"{path.name}: {key}: a URI belongs in a Secret"
+
+
+def _leaves(node, prefix=""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, node
+
+
+def test_prometheus_operator_objects_are_gated(rendered, chart):
+    for env in ENVS:
+        kinds = {d["kind"] for d in rendered[env]}
+        expected = env in ("acc", "prod")
+        assert ("ServiceMonitor" in kinds) is expected, env
+        assert ("PrometheusRule" in kinds) is expected, env
+    off = render(chart, {"monitor": {"enabled": False}, "prometheusRule": {"enabled": True}})
+    assert not by_kind(off, "ServiceMonitor")
+
+
+def _metric_names(expr: str) -> set[str]:
+    return {m.removesuffix("_bucket") for m in re.findall(r"\b(onepipe_[a-z_]+)", expr)}
+
+
+def test_alert_rules_and_dashboard_use_the_monitoring_metrics(rendered):
+    (rule,) = by_kind(rendered["prod"], "PrometheusRule")
+    alerts = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    used = set().union(*(_metric_names(r["expr"]) for r in alerts))
+    assert used == METRICS
+    assert all('namespace="onepipe-prod"' in r["expr"] for r in alerts)
+    drift = next(r for r in alerts if r["alert"] == "OnepipeFeatureDrift")
+    assert "{{ $labels.feature }}" in drift["annotations"]["summary"]  # left for Prometheus
+
+    (dash_cm,) = [
+        d for d in by_kind(rendered["prod"], "ConfigMap") if "dashboard" in d["metadata"]["name"]
+    ]
+    assert dash_cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(dash_cm["data"]["onepipe.json"])
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert set().union(*(_metric_names(e) for e in exprs)) == METRICS
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids)) and dashboard["uid"] == "onepipe-monitoring"
+
+
+def test_role_is_limited_to_what_onepipe_creates(rendered):
+    (role,) = by_kind(rendered["prod"], "Role")
+    granted = {
+        (group, res): set(rule["verbs"])
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for res in rule["resources"]
+    }
+    assert set(granted) == {
+        ("kubeflow.org", "experiments"),
+        ("kubeflow.org", "trials"),
+        ("kubeflow.org", "suggestions"),
+        ("", "configmaps"),
+        ("machinelearning.seldon.io", "seldondeployments"),
+        ("machinelearning.seldon.io", "seldondeployments/status"),
+        ("", "pods"),
+        ("", "pods/log"),
+    }
+    assert granted[("", "pods")] == granted[("", "pods/log")] == {"get", "list", "watch"}
+    assert all("*" not in verbs and "escalate" not in verbs for verbs in granted.values())
+    assert not by_kind(rendered["prod"], "ClusterRole")
+    (binding,) = by_kind(rendered["prod"], "RoleBinding")
+    assert binding["subjects"][0]["namespace"] == "onepipe-prod"
+    # The chart's own pods run without an API token.
+    for d in rendered["prod"]:
+        pod = pod_template(d)
+        if pod is not None:
+            assert pod["automountServiceAccountToken"] is False
+            assert pod["serviceAccountName"] != binding["subjects"][0]["name"]
+
+
+def test_network_policies_cover_every_pod(rendered):
+    for env in ENVS:
+        policies = by_kind(rendered[env], "NetworkPolicy")
+        for d in rendered[env]:
+            pod = pod_template(d)
+            if pod is None:
+                continue
+            labels = (
+                d["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+                if d["kind"] == "CronJob"
+                else d["spec"]["template"]["metadata"]["labels"]
+            )
+            selecting = [
+                p
+                for p in policies
+                if p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+            ]
+            assert any(p["metadata"]["name"].endswith("default-deny-ingress") for p in selecting)
+            if d["kind"] == "Deployment":
+                assert len(selecting) >= 2, f"{d['metadata']['name']}: no allow policy"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"mlflow": {"existingSecret": ""}}, "/mlflow/existingSecret"),
+        ({"mlflow": {"replicas": "two"}}, "'/mlflow/replicas': got string, want integer"),
+        ({"environment": "staging"}, "'/environment': value must be one of"),
+        ({"podSecurity": {"runAsUser": 0}}, "/podSecurity/runAsUser"),
+        ({"monitor": {"servicemonitor": {"enabled": True}}}, "'servicemonitor' not allowed"),
+        ({"drift": {"schedule": "hourly"}}, "/drift/schedule"),
+        ({"mlflow": {"resources": {"limits": {"cpu": "lots"}}}}, "/mlflow/resources/limits/cpu"),
+    ],
+)
+def test_a_wrong_value_fails_with_a_clear_message(chart, values, message):
+    with pytest.raises(helm.HelmValuesError) as exc:
+        render(chart, values)
+    assert message in str(exc.value)
+
+
+def test_validation_rejects_a_misspelt_field(rendered):
+    import copy
+
+    for kind in ("Deployment", "ServiceMonitor"):
+        obj = copy.deepcopy(by_kind(rendered["prod"], kind)[0])
+        obj["spec"]["replica"] = 2  # not a field of either kind
+        with pytest.raises(AssertionError, match="replica"):
+            validate_object(obj)

@@ -1,0 +1,124 @@
+"""`onepipe monitor drift-check` and `onepipe canary analyze [--auto]` on a real registry."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+from serve_helpers import load
+
+from onepipe.monitor.protocol import PredictionRecord
+
+pytestmark = pytest.mark.slow
+
+
+def _records(
+    frame: pd.DataFrame, version: str, start: int, per: int = 25
+) -> list[PredictionRecord]:
+    from components.lib import schema
+
+    out, now = [], time.time()
+    for i in range(0, len(frame), per):
+        chunk = frame.iloc[i : i + per]
+        out.append(
+            PredictionRecord(
+                request_id=f"{version}-{start + i}",
+                time=now,
+                model_name="credit-risk",
+                model_version=version,
+                model_alias="champion",
+                latency_ms=3.0,
+                n_rows=len(chunk),
+                inputs={c: chunk[c].tolist() for c in schema.FEATURES},
+                outputs=[0] * len(chunk),
+            )
+        )
+    return out
+
+
+def _run(project, monkeypatch, capsys, *argv):
+    from onepipe.cli.main import main
+
+    monkeypatch.chdir(project)
+    code = main(list(argv))
+    return code, capsys.readouterr()
+
+
+def test_profile_is_an_artifact_of_each_version(project):
+    from onepipe.monitor.profile import profile_for_version
+
+    settings = load(project)
+    for version in ("1", "2"):
+        profile = profile_for_version(settings, "credit-risk", version)
+        assert set(profile["numeric"]) >= {"age", "credit_score"} and profile["rows"] > 1000
+
+
+def test_drift_check_exit_codes(project, monkeypatch, capsys, template):
+    from onepipe.monitor.store import open_store
+
+    settings = load(project)
+    store = open_store(settings)
+    batch2 = pd.read_csv(template / "data" / "loans" / "batch_2.csv")
+    store.write_batch(_records(batch2, "1", 0))
+    code, cap = _run(project, monkeypatch, capsys, "monitor", "drift-check", "--json")
+    assert code == 0, cap.err
+    assert json.loads(cap.out)["alerts"] == {}
+    batch4 = pd.read_csv(template / "data" / "loans" / "batch_4.csv")
+    with store._lock:  # start a fresh window: only batch 4 is live
+        store._conn().execute("DELETE FROM onepipe_predictions")
+    store.write_batch(_records(batch4, "1", 10_000))
+    store.close()
+    code, cap = _run(project, monkeypatch, capsys, "monitor", "drift-check")
+    assert code == 1
+    assert "interest_rate" in cap.err and "annual_income" in cap.err
+    code, cap = _run(project, monkeypatch, capsys, "monitor", "--since", "10m")
+    assert code == 0 and "ALERT" in cap.out and "interest_rate" in cap.out
+
+
+def test_canary_analyze_auto_promotes_and_records_reason(project, monkeypatch, capsys):
+    from onepipe.monitor.store import open_store
+    from onepipe.serve import deployments
+
+    settings = load(project)
+    deployments.deploy(settings, canary=20, reason="canary for analysis")  # no gateway: recorded
+    time.sleep(0.05)
+    store = open_store(settings)
+    with store._lock:
+        store._conn().execute("DELETE FROM onepipe_predictions")
+    now = time.time()
+    recs = []
+    for version in ("1", "2"):
+        for i in range(1000):
+            recs.append(
+                PredictionRecord(
+                    f"c{version}-{i}",
+                    now,
+                    "credit-risk",
+                    version,
+                    "",
+                    latency_ms=4.0,
+                    n_rows=1,
+                    inputs={"age": [40]},
+                    outputs=[1],
+                )
+            )
+    store.write_batch(recs)
+    for version, correct in (("1", 780), ("2", 860)):
+        for i in range(1000):
+            store.add_feedback(f"c{version}-{i}", [1 if i < correct else 0])
+    store.close()
+
+    code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--json")
+    assert code == 0
+    result = json.loads(cap.out)
+    assert result["verdict"] == "promote" and result["applied"] is None
+    assert result["evidence"]["accuracy_test"]["p_value"] < 0.01
+
+    code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--auto")
+    assert code == 0, cap.err
+    assert cap.out.startswith("promote:") and "promoted credit-risk v2" in cap.err
+    latest = deployments.history(settings, limit=1)[0]
+    assert latest.action == "promote" and latest.state.champion == "2"
+    assert latest.reason.startswith("canary analyze --auto: promote")
