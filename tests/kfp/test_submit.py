@@ -39,6 +39,8 @@ def _args(emulator, *extra: str) -> list[str]:
     return [
         "--env", "prod",
         "-p", f"kfp.host={emulator.url}",
+        # prod's tracking server is a cluster address: record the run in a local store instead
+        "-p", "tracking.uri=sqlite:///.onepipe/mlflow-kfp.db",
         "-p", "kfp.poll_interval_s=0.01",
         "-p", f"image.training_digest={DIGEST}",
         *extra,
@@ -90,7 +92,28 @@ def test_submit_uploads_pinned_ir_runs_in_user_experiment_and_follows(
     ]  # fmt: skip
     assert {s["status"] for s in out["steps"]} == {"done"}
     assert out["url"] == f"{kfp_emulator.url}/#/runs/details/{run['run_id']}"
-    assert out["mlflow"].startswith("http://mlflow.onepipe-prod.svc:5000/#/experiments")
+    # The KFP run is an MLflow run too, with the lineage tags and a child run per task.
+    from onepipe.tracking.client import client_for
+
+    tracked = load_settings(
+        kfp_project / "onepipe.yaml",
+        env="prod",
+        user="alice",
+        overrides=["tracking.uri=sqlite:///.onepipe/mlflow-kfp.db"],
+    )
+    client = client_for(tracked)
+    (mlrun,) = client.search_runs(
+        [client.get_experiment_by_name(tracked.experiment_name).experiment_id],
+        f"tags.`onepipe.kfp.run_id` = '{run['run_id']}'",
+    )
+    assert mlrun.info.run_id in out["mlflow"]
+    assert mlrun.data.tags["onepipe.kfp.url"] == out["url"]
+    assert mlrun.data.tags["onepipe.data.data_ref"] == pachyderm.ref
+    assert mlrun.data.params["n_estimators"] == "30"
+    children = client.search_runs(
+        [mlrun.info.experiment_id], f"tags.`mlflow.parentRunId` = '{mlrun.info.run_id}'"
+    )
+    assert len(children) == 5
     assert "RUNNING" in res.err and "SUCCEEDED" in res.err and out["url"] in res.err
 
     # Same commit again: the version is reused, a second run is created; `runs` lists both.

@@ -52,6 +52,48 @@ def _plan(settings: Any, use_cache: bool) -> Any:
     )
 
 
+def _record_in_mlflow(settings: Any, plan: Any, handle: Any, steps: list) -> str:
+    """The KFP run as an MLflow parent run with a child per task and the usual lineage tags.
+
+    The tasks run in pods; what is known here is their state and duration, the params,
+    the data commit, the code and the config, which is what lineage needs.
+    """
+    from onepipe.tracking.client import client_for
+    from onepipe.tracking.gitinfo import git_state
+    from onepipe.tracking.record import RunRecord, replay
+    from onepipe.tracking.target import TrackingTarget
+    from onepipe.tracking.tracker import lineage_tags
+
+    data_refs = {k: v for k, v in plan.arguments.items() if k.endswith("_ref") and "@" in str(v)}
+    tags = lineage_tags(
+        settings, git_state(settings.root), "kfp", data_refs, f"onepipe submit --env {settings.env}"
+    )
+    tags.update(
+        {
+            "onepipe.kfp.run_id": handle.run_id,
+            "onepipe.kfp.url": handle.url,
+            "onepipe.kfp.state": handle.state,
+            "onepipe.kfp.pipeline_version": handle.version,
+        }
+    )
+    record = RunRecord(
+        target=TrackingTarget.from_settings(settings),
+        cache_root=str(plan.cache_dir),
+        run_name=handle.run_name,
+        params=dict(plan.arguments),
+        tags=tags,
+        ir=plan.ir,
+        steps=steps,
+        final_tags={"onepipe.executed": str(sum(s.status == "done" for s in steps))},
+    )
+    run_id, _, _ = replay(record)
+    uri = settings.tracking_uri
+    if uri.startswith(("http://", "https://")):
+        exp = client_for(settings).get_run(run_id).info.experiment_id
+        return f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{run_id}"
+    return f"run {run_id} in {uri} (open it with `onepipe ui`)"
+
+
 def submit(
     config: ConfigOpt = None,
     env: EnvOpt = None,
@@ -92,6 +134,8 @@ def submit(
     from onepipe.pipeline.protocol import NullListener
 
     steps = runner.follow(handle, plan, NullListener(), on_state=lambda s: err.print(f"  {s}"))
+    handle.mlflow_url = _record_in_mlflow(settings, plan, handle, steps)
+    err.print(f"  MLflow: {handle.mlflow_url}")
     for step in steps:
         mark = {"done": "✓", "skipped": "-", "failed": "✗"}.get(step.status, "?")
         line = f"  {mark} {step.name:<12} {step.status:<8} {step.duration:6.1f}s"

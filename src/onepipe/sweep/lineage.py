@@ -112,15 +112,16 @@ def register_best(
     with tempfile.TemporaryDirectory() as tmp:
         # The model was logged by the trial (maybe in a pod); fetch it from the artifact store.
         local = client.download_artifacts(trial_run_id, "model", tmp)
-        ref, _ = register(settings, trial_run_id, Path(local), model_hash, alias=CHALLENGER)
+        lineage_tags = {
+            "onepipe.sweep": sweep,
+            "onepipe.trial": trial_name,
+            "onepipe.sweep_run": parent_run_id or "",
+        }
+        ref, _ = register(
+            settings, trial_run_id, Path(local), model_hash, alias=CHALLENGER, tags=lineage_tags
+        )
     # An identical model may already be registered: point challenger at it all the same.
     client.set_registered_model_alias(ref.name, alias(settings, CHALLENGER), ref.version)
-    for key, value in {
-        "onepipe.sweep": sweep,
-        "onepipe.trial": trial_name,
-        "onepipe.sweep_run": parent_run_id or "",
-    }.items():
-        client.set_model_version_tag(ref.name, ref.version, key, value)
     if parent_run_id:
         client.set_tag(parent_run_id, "onepipe.model", f"{ref.name}/{ref.version}")
         client.set_tag(parent_run_id, "onepipe.best_trial", trial_name)

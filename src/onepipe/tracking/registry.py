@@ -77,9 +77,18 @@ def resolve_model(settings: Settings, spec: str) -> ModelRef:
 
 
 def register(
-    settings, run_id: str, model_dir: Path, model_hash: str, alias: str = CHALLENGER
+    settings,
+    run_id: str,
+    model_dir: Path,
+    model_hash: str,
+    alias: str = CHALLENGER,
+    tags: dict[str, str] | None = None,
 ) -> tuple[ModelRef, bool]:
-    """Register the run's model (or find the version holding identical bytes); returns (ref, is_new)."""
+    """Register the run's model (or find the version holding identical bytes); returns (ref, is_new).
+
+    ``tags`` are written with the new version in the same call, so a reader never sees
+    the version without them.
+    """
     from mlflow.exceptions import MlflowException
 
     client = client_for(settings)
@@ -96,6 +105,8 @@ def register(
     )
     if existing:
         mv = existing[0]
+        for key, value in (tags or {}).items():
+            client.set_model_version_tag(name, mv.version, key, value)
         return ModelRef(name, str(mv.version), mv.run_id, mv.source, tuple(mv.aliases or ())), False
     client.log_artifacts(run_id, str(model_dir), "model")
     source = f"{client.get_run(run_id).info.artifact_uri}/model"
@@ -107,6 +118,7 @@ def register(
             "onepipe.model_hash": model_hash,
             "onepipe.env": settings.env,
             "onepipe.config_hash": settings.config_hash,
+            **(tags or {}),
         },
         description=f"run {run_id}",
     )
