@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,3 +60,41 @@ def run_onepipe(*args: str, cwd: Path, timeout: float = 300, env: dict | None = 
         env={**os.environ, **(env or {})},
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+class Emulator:
+    """kmock's KubernetesEmulator on its own event loop thread."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete, args=(self._main(),), daemon=True
+        )
+
+    async def _main(self) -> None:
+        import kmock
+
+        self._stop = asyncio.Event()
+        async with kmock.KubernetesEmulator() as k, kmock.Server(k):
+            self.url = str(k.url).rstrip("/")
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> Emulator:
+        self._thread.start()
+        assert self._ready.wait(20)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def api_client(self):
+        from kubernetes import client
+
+        conf = client.Configuration()
+        conf.host = self.url
+        return client.ApiClient(conf)

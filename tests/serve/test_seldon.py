@@ -3,11 +3,9 @@ through the real ``kubernetes`` client against the kmock API emulator over real 
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 import pytest
 import yaml
+from onepipe_testkit import Emulator
 from serve_helpers import load
 
 from onepipe.serve import deployments
@@ -16,44 +14,6 @@ from onepipe.serve.seldon.deployer import SeldonDeployer
 from onepipe.serve.seldon.render import SeldonSchemaError, render, validate
 from onepipe.serve.state import DeploymentState
 from onepipe.tracking.registry import resolve_model
-
-
-class Emulator:
-    """kmock's KubernetesEmulator on its own event loop thread."""
-
-    def __init__(self) -> None:
-        self.url = ""
-        self._ready = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(
-            target=self._loop.run_until_complete, args=(self._main(),), daemon=True
-        )
-
-    async def _main(self) -> None:
-        import kmock
-
-        self._stop = asyncio.Event()
-        async with kmock.KubernetesEmulator() as k, kmock.Server(k):
-            self.url = str(k.url).rstrip("/")
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> Emulator:
-        self._thread.start()
-        assert self._ready.wait(20)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def api_client(self):
-        from kubernetes import client
-
-        conf = client.Configuration()
-        conf.host = self.url
-        return client.ApiClient(conf)
 
 
 @pytest.fixture(scope="module")

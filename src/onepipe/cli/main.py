@@ -49,6 +49,7 @@ def _register() -> None:
         serve_cmd,
         sweep_cmd,
         team_cmd,
+        up_cmd,
     )
 
     app.add_typer(config_cmd.app, name="config", help="Show the resolved configuration.")
@@ -58,6 +59,7 @@ def _register() -> None:
     model_cmd.register(app)
     sweep_cmd.register(app)
     render_cmd.register(sweep_cmd.render_app)  # `onepipe render overlays`
+    up_cmd.register(app)  # `onepipe up [--dry-run]`
     serve_cmd.register(app)
     monitor_cmd.register(app)
     team_cmd.register(app)  # `onepipe server`

@@ -1,0 +1,68 @@
+"""``onepipe up --env E [--dry-run]``: the environment's cluster resources, applied or printed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from onepipe.cli.common import ConfigOpt, EnvOpt, JsonOpt, VariantOpt, err, out, print_json, resolve
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+
+
+def up(
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+    variant: VariantOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print everything it would apply; apply nothing.")
+    ] = False,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            "--kubeconfig", help="Kubeconfig file (default: in-cluster, then ~/.kube/config)."
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Apply the environment's Katib, Seldon, Pachyderm and RBAC resources (server-side apply)."""
+    import yaml
+
+    from onepipe.k8s.up import apply_objects, environment_objects
+
+    settings = resolve(config, env, variant)
+    objects = environment_objects(settings)
+    ns = settings.kubernetes.namespace
+    helm = (
+        f"helm upgrade --install onepipe helm/onepipe -n {ns} "
+        f"-f helm/onepipe/values-{settings.env}.yaml"
+    )
+    if dry_run:
+        if json_:
+            print_json(objects)
+        else:
+            out.print(
+                yaml.safe_dump_all(objects, sort_keys=False, width=100).rstrip(),
+                markup=False,
+                highlight=False,
+            )
+        err.print(
+            f"dry run: {len(objects)} objects for env {settings.env} in namespace {ns}; "
+            f"the stack's own services: {helm}",
+            soft_wrap=True,
+        )
+        return
+    from onepipe.k8s.resources import api_client
+
+    done = apply_objects(api_client(kubeconfig), objects)
+    if json_:
+        print_json(done)
+        return
+    for d in done:
+        err.print(f"  {d['action']:<8} {d['kind']} {d['namespace']}/{d['name']}", soft_wrap=True)
+    err.print(
+        f"{len(done)} objects in namespace {ns}; the stack's own services: {helm}", soft_wrap=True
+    )
