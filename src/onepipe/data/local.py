@@ -29,6 +29,7 @@ from typing import Any
 from onepipe.data.objects import ObjectStore, atomic_write
 from onepipe.data.protocol import Commit, Diff, FileEntry
 from onepipe.data.refs import (
+    ambiguous_ref,
     canonical,
     check_name,
     commit_id,
@@ -36,6 +37,7 @@ from onepipe.data.refs import (
     is_commit_prefix,
     is_sha256,
     parse_ref,
+    unknown_ref,
 )
 from onepipe.errors import NotFoundError, OnepipeError, UsageError, closest
 
@@ -187,18 +189,8 @@ class LocalDataStore:
             if len(matches) == 1:
                 return matches[0]
             if matches:
-                shown = ", ".join(sorted(c.short for c in matches))
-                raise UsageError(
-                    f"ambiguous ref {ref!r}: {len(matches)} commits of {repo!r} start "
-                    f"with {part!r} ({shown}); give more characters"
-                )
-        pool = list(heads)
-        if part and is_commit_prefix(part):
-            pool += [head[:12] for head in heads.values()]
-        what = f"branch or commit {part!r}" if part else f"default branch {name!r}"
-        raise NotFoundError(
-            f"unknown ref {ref!r}: repo {repo!r} has no {what}{closest(name, pool)}"
-        )
+                raise ambiguous_ref(ref, repo, part, [c.short for c in matches])
+        raise unknown_ref(ref, repo, part, name, heads)
 
     def log(self, ref: str, limit: int | None = None) -> list[Commit]:
         if limit is not None and limit < 1:

@@ -41,7 +41,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from onepipe.data.protocol import Commit, Diff, FileEntry
-from onepipe.data.refs import check_name, commit_paths, is_commit_prefix, parse_ref
+from onepipe.data.refs import (
+    ambiguous_ref,
+    check_name,
+    commit_paths,
+    is_commit_prefix,
+    parse_ref,
+    unknown_ref,
+)
 from onepipe.errors import ConfigError, NotFoundError, OnepipeError, UsageError, closest
 
 PROVENANCE_TRAILER = "onepipe-provenance: "
@@ -234,18 +241,8 @@ class PachydermDataStore:
             if len(matches) == 1:
                 return self._load(repo, matches[0])
             if matches:
-                shown = ", ".join(m[:12] for m in matches)
-                raise UsageError(
-                    f"ambiguous ref {ref!r}: {len(matches)} commits of {repo!r} start "
-                    f"with {part!r} ({shown}); give more characters"
-                )
-        pool = list(heads)
-        if part and is_commit_prefix(part):
-            pool += [head[:12] for head in heads.values()]
-        what = f"branch or commit {part!r}" if part else f"default branch {name!r}"
-        raise NotFoundError(
-            f"unknown ref {ref!r}: repo {repo!r} has no {what}{closest(name, pool)}"
-        )
+                raise ambiguous_ref(ref, repo, part, [m[:12] for m in matches])
+        raise unknown_ref(ref, repo, part, name, heads)
 
     def log(self, ref: str, limit: int | None = None) -> list[Commit]:
         if limit is not None and limit < 1:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from onepipe.errors import UsageError
+from onepipe.errors import NotFoundError, UsageError, closest
 
 NAME_RULE = "letters, digits, '_', '.', '-', starting with a letter or digit"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -123,3 +123,22 @@ def _walk(folder: Path, skip: Path | None) -> Iterator[Path]:
             f = Path(dirpath, name)
             if f.is_file():  # follows a symlink to a file; skips sockets, fifos, broken links
                 yield f
+
+
+def ambiguous_ref(ref: str, repo: str, part: str, shorts: list[str]) -> UsageError:
+    """The error for a commit prefix that more than one commit of ``repo`` starts with."""
+    return UsageError(
+        f"ambiguous ref {ref!r}: {len(shorts)} commits of {repo!r} start "
+        f"with {part!r} ({', '.join(sorted(shorts))}); give more characters"
+    )
+
+
+def unknown_ref(
+    ref: str, repo: str, part: str | None, name: str, heads: dict[str, str]
+) -> NotFoundError:
+    """The error for a ref naming no branch or commit, with the closest branch names."""
+    pool = list(heads)
+    if part and is_commit_prefix(part):
+        pool += [head[:12] for head in heads.values()]
+    what = f"branch or commit {part!r}" if part else f"default branch {name!r}"
+    return NotFoundError(f"unknown ref {ref!r}: repo {repo!r} has no {what}{closest(name, pool)}")
