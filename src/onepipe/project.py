@@ -168,14 +168,9 @@ class Project:
 
     def load_model(self, spec: str):
         """The registered model as an MLflow pyfunc, e.g. ``"credit-risk@champion"`` or ``"credit-risk/3"``."""
-        import mlflow.pyfunc
+        from onepipe.tracking.registry import load_pyfunc
 
-        from onepipe.tracking.registry import resolve_model
-
-        ref = resolve_model(self.settings, spec)
-        mlflow.set_tracking_uri(self.settings.tracking_uri)
-        mlflow.set_registry_uri(self.settings.tracking_uri)
-        return mlflow.pyfunc.load_model(ref.uri)
+        return load_pyfunc(self.settings, spec)[1]
 
     def lineage(self, spec: str) -> dict[str, Any]:
         from onepipe.tracking.lineage import lineage

@@ -93,9 +93,7 @@ def replay(
     settings: Settings, store: PredictionStore, request_ids: list[str] | str, *, model: str
 ) -> pd.DataFrame:
     """Score logged requests again with any registered version (in-process pyfunc)."""
-    import mlflow.pyfunc
-
-    from onepipe.tracking.registry import resolve_model
+    from onepipe.tracking.registry import load_pyfunc
 
     ids = [request_ids] if isinstance(request_ids, str) else list(request_ids)
     records = [r for r in store.query(request_ids=ids) if not r.shadow] or store.query(
@@ -110,10 +108,7 @@ def replay(
     if any(not r.inputs for r in records):
         bad = [r.request_id for r in records if not r.inputs]
         raise UsageError(f"replay: request(s) {', '.join(bad[:5])} were logged without inputs")
-    ref = resolve_model(settings, model)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    loaded = mlflow.pyfunc.load_model(ref.uri)
+    ref, loaded = load_pyfunc(settings, model)
     frame = records_frame(records)
     columns = list(records[0].inputs)
     answers = loaded.predict(frame[columns])

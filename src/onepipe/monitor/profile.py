@@ -109,11 +109,12 @@ def profile_for_version(settings: Settings, model: str, version: str) -> dict[st
     from onepipe.tracking.registry import resolve_model
 
     ref = resolve_model(settings, f"{model}/{version}")
-    mlflow.set_tracking_uri(settings.tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"{ref.source.rstrip('/')}/{FILENAME}", dst_path=tmp
+                artifact_uri=f"{ref.source.rstrip('/')}/{FILENAME}",
+                dst_path=tmp,
+                tracking_uri=settings.tracking_uri,
             )
         except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing file
             raise NotFoundError(

@@ -120,6 +120,12 @@ def register_best(
         ref, _ = register(
             settings, trial_run_id, Path(local), model_hash, alias=CHALLENGER, tags=lineage_tags
         )
+    # Two sweeps registering at once against one server (team mode) race on the version
+    # number; read the version back and write any lineage tag it lacks.
+    held = client.get_model_version(ref.name, ref.version).tags or {}
+    for key, value in lineage_tags.items():
+        if held.get(key) != value:
+            client.set_model_version_tag(ref.name, ref.version, key, value)
     # An identical model may already be registered: point challenger at it all the same.
     client.set_registered_model_alias(ref.name, alias(settings, CHALLENGER), ref.version)
     if parent_run_id:

@@ -144,3 +144,24 @@ def promote(
     if previous and previous != target.version:
         client.set_model_version_tag(name, target.version, "onepipe.previous_champion", previous)
     return resolve_model(settings, f"{name}/{target.version}"), previous
+
+
+def load_pyfunc(settings, spec: str):
+    """A registered version as an MLflow pyfunc, fetched through this settings' tracking URI.
+
+    MLflow's ``models:/`` loading reads the process-wide tracking and registry URIs (and
+    ``mlflow.set_registry_uri`` exports them to every child process), so library code that
+    set them would silently redirect the user's own MLflow clients: fetch explicitly instead.
+    """
+    import tempfile
+
+    import mlflow.artifacts
+    import mlflow.pyfunc
+
+    ref = resolve_model(settings, spec)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=ref.source,
+        dst_path=tempfile.mkdtemp(prefix="onepipe-model-"),
+        tracking_uri=settings.tracking_uri,
+    )
+    return ref, mlflow.pyfunc.load_model(local)
