@@ -270,19 +270,9 @@ class PachydermDataStore:
             yield entry, self._get(commit, entry.path)
 
     def export(self, ref: str, dest: Path | str) -> list[Path]:
-        dest = Path(dest)
-        written = []
-        for entry, data in self.iter_files(ref):
-            rel = PurePosixPath(entry.path)
-            if rel.is_absolute() or ".." in rel.parts:
-                raise OnepipeError(
-                    f"refusing to export {entry.path!r}: it would land outside {dest}"
-                )
-            target = dest.joinpath(*rel.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            written.append(target)
-        return written
+        from onepipe.data.export import export_files
+
+        return export_files(self, ref, dest)
 
     def diff(self, a: str, b: str) -> Diff:
         old = {f.path: f.hash for f in self.resolve(a).files}
