@@ -74,8 +74,14 @@ def team_server(tmp_path):
         yield url, data, proc
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
+            # SIGTERM lets the server stop its own children (mlflow, then PostgreSQL), which
+            # run in sessions of their own and would outlive a SIGKILL of the parent.
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(30)
 
 
 def _project(root: Path, user: str, url: str, seed: int) -> Path:
