@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import typer
@@ -26,30 +25,6 @@ PINNED_ENVS = ("acc", "prod")
 def register(app: typer.Typer) -> None:
     app.command("submit")(submit)
     app.command("runs")(runs)
-
-
-def _plan(settings: Any, use_cache: bool) -> Any:
-    from onepipe.pipeline.compile import compile_ir
-    from onepipe.pipeline.execute import resolve_data_refs
-    from onepipe.pipeline.graph import PipelineGraph
-    from onepipe.pipeline.protocol import RunPlan
-
-    ir = compile_ir(settings)
-    graph = PipelineGraph.from_ir(ir)
-    given = dict(settings.params)
-    if "data_store" in graph.inputs:
-        given["data_store"] = settings.data_store_uri
-    resolve_data_refs(settings, given)  # data_ref -> repo@<commit id>: the run names its data
-    return RunPlan(
-        graph=graph,
-        ir=ir,
-        arguments=graph.arguments(given),
-        run_dir=settings.path(settings.pipeline.runs_dir) / uuid.uuid4().hex[:12],
-        cache_dir=settings.path(settings.pipeline.cache_dir),
-        project_root=settings.root,
-        pipeline_module=settings.pipeline.module,
-        use_cache=use_cache,
-    )
 
 
 def _record_in_mlflow(settings: Any, plan: Any, handle: Any, steps: list) -> str:
@@ -117,7 +92,9 @@ def submit(
             f"env {settings.env}: image.training_digest is not set; {settings.env} runs must pin "
             f"the image by digest (set image.training_digest: sha256:... for {settings.image.training})"
         )
-    plan = _plan(settings, use_cache=not no_cache)
+    from onepipe.pipeline.execute import build_plan
+
+    plan, _ = build_plan(settings, use_cache=not no_cache)
     runner = KfpRunner(settings)
     handle = runner.submit(plan)
     err.print(

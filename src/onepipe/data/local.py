@@ -32,11 +32,13 @@ from onepipe.data.refs import (
     ambiguous_ref,
     canonical,
     check_name,
+    check_put,
     commit_id,
     commit_paths,
     is_commit_prefix,
     is_sha256,
     parse_ref,
+    pin_provenance,
     unknown_ref,
 )
 from onepipe.errors import NotFoundError, OnepipeError, UsageError, closest
@@ -44,9 +46,6 @@ from onepipe.errors import NotFoundError, OnepipeError, UsageError, closest
 # A temporary file younger than this may belong to a put still running in another process.
 _TMP_GRACE_SECONDS = 600
 Tree = dict[str, tuple[str, int]]
-
-
-MODEL_PROVENANCE_PREFIX = "models:/"
 
 
 class LocalDataStore:
@@ -135,19 +134,9 @@ class LocalDataStore:
         replace: bool = False,
     ) -> Commit:
         """Commit files on top of the branch head; dirs are added recursively, relative to themselves."""
-        check_name("repo", repo)
-        branch = check_name("branch", branch or self.default_branch)
-        if not isinstance(message, str):
-            raise UsageError(f"commit message must be text, got {type(message).__name__}")
+        branch = check_put(repo, branch, message, self.default_branch)
         sources = commit_paths(paths, self.root)
-        # Data refs are pinned to their commit; a registry model (models:/name/version) that
-        # computed the data is kept verbatim, since it is not a commit of this store.
-        prov = tuple(
-            dict.fromkeys(
-                ref if ref.startswith(MODEL_PROVENANCE_PREFIX) else self.resolve(ref).ref
-                for ref in provenance
-            )
-        )
+        prov = pin_provenance(self.resolve, provenance)
 
         # Blobs go in before the lock: they are idempotent and invisible until a commit names them.
         staged: Tree = {dest: self.objects.add(src) for dest, src in sources}

@@ -44,15 +44,16 @@ from onepipe.data.protocol import Commit, Diff, FileEntry
 from onepipe.data.refs import (
     ambiguous_ref,
     check_name,
+    check_put,
     commit_paths,
     is_commit_prefix,
     parse_ref,
+    pin_provenance,
     unknown_ref,
 )
 from onepipe.errors import ConfigError, NotFoundError, OnepipeError, UsageError, closest
 
 PROVENANCE_TRAILER = "onepipe-provenance: "
-MODEL_PROVENANCE_PREFIX = "models:/"
 
 
 def _pfs():
@@ -192,17 +193,9 @@ class PachydermDataStore:
         replace: bool = False,
     ) -> Commit:
         """One PFS commit holding the files; finished only after every file is written."""
-        check_name("repo", repo)
-        branch = check_name("branch", branch or self.default_branch)
-        if not isinstance(message, str):
-            raise UsageError(f"commit message must be text, got {type(message).__name__}")
+        branch = check_put(repo, branch, message, self.default_branch)
         sources = commit_paths(paths)
-        prov = tuple(
-            dict.fromkeys(
-                ref if ref.startswith(MODEL_PROVENANCE_PREFIX) else self.resolve(ref).ref
-                for ref in provenance
-            )
-        )
+        prov = pin_provenance(self.resolve, provenance)
         if repo not in self.list_repos():
             self.create_repo(repo)
         description = message

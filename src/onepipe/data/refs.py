@@ -142,3 +142,27 @@ def unknown_ref(
         pool += [head[:12] for head in heads.values()]
     what = f"branch or commit {part!r}" if part else f"default branch {name!r}"
     return NotFoundError(f"unknown ref {ref!r}: repo {repo!r} has no {what}{closest(name, pool)}")
+
+
+# A registry model (models:/name/version) that computed the data is kept verbatim as
+# provenance: it is not a commit of any data store.
+MODEL_PROVENANCE_PREFIX = "models:/"
+
+
+def check_put(repo: str, branch: str | None, message: object, default_branch: str) -> str:
+    """Validate a put's names and message; returns the branch to write."""
+    check_name("repo", repo)
+    branch = check_name("branch", branch or default_branch)
+    if not isinstance(message, str):
+        raise UsageError(f"commit message must be text, got {type(message).__name__}")
+    return branch
+
+
+def pin_provenance(resolve, provenance) -> tuple[str, ...]:
+    """Provenance with data refs pinned to full commit refs (models:/ refs as given), deduplicated."""
+    return tuple(
+        dict.fromkeys(
+            ref if ref.startswith(MODEL_PROVENANCE_PREFIX) else resolve(ref).ref
+            for ref in provenance
+        )
+    )

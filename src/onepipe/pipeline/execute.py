@@ -109,6 +109,27 @@ def resolve_data_refs(settings: Settings, arguments: dict[str, Any]) -> dict[str
     return pinned
 
 
+def build_plan(settings: Settings, *, use_cache: bool = True) -> tuple[RunPlan, dict[str, str]]:
+    """Compile, fill the runner-supplied inputs, pin data refs to commits: what any runner runs."""
+    ir = compile_ir(settings)
+    graph = PipelineGraph.from_ir(ir)
+    given = dict(settings.params)
+    if "data_store" in graph.inputs:
+        given["data_store"] = settings.data_store_uri
+    data_refs = resolve_data_refs(settings, given)
+    plan = RunPlan(
+        graph=graph,
+        ir=ir,
+        arguments=graph.arguments(given),
+        run_dir=settings.path(settings.pipeline.runs_dir) / uuid.uuid4().hex[:12],
+        cache_dir=settings.path(settings.pipeline.cache_dir),
+        project_root=settings.root,
+        pipeline_module=settings.pipeline.module,
+        use_cache=use_cache,
+    )
+    return plan, data_refs
+
+
 def run_pipeline(
     settings: Settings,
     *,
@@ -122,27 +143,10 @@ def run_pipeline(
     defer_tracking: bool = False,
 ) -> RunResult:
     started = time.perf_counter()
-    ir = compile_ir(settings)
-    graph = PipelineGraph.from_ir(ir)
-    given = dict(settings.params)
-    if "data_store" in graph.inputs:
-        given["data_store"] = settings.data_store_uri
-    data_refs = resolve_data_refs(settings, given)
-    arguments = graph.arguments(given)
-
+    plan, data_refs = build_plan(settings, use_cache=use_cache)
+    graph, ir, arguments = plan.graph, plan.ir, plan.arguments
     runner = load_backend("runner", settings.backends.runner).from_settings(settings)
-    cache = StepCache(settings.path(settings.pipeline.cache_dir))
-    run_dir = settings.path(settings.pipeline.runs_dir) / uuid.uuid4().hex[:12]
-    plan = RunPlan(
-        graph=graph,
-        ir=ir,
-        arguments=arguments,
-        run_dir=run_dir,
-        cache_dir=cache.root,
-        project_root=settings.root,
-        pipeline_module=settings.pipeline.module,
-        use_cache=use_cache,
-    )
+    cache = StepCache(plan.cache_dir)
 
     listeners: list[RunListener] = [listener or NullListener()]
     tracker = target = None
