@@ -112,10 +112,9 @@ class Settings(BaseModel):
     @property
     def data_store_uri(self) -> str:
         """Where pipeline steps open the data store (a step may run in another process)."""
-        if self.backends.data == "pachyderm":
-            pach = self.data.pachyderm
-            return f"pachyderm://{pach.host}:{pach.port}/{pach.project}"
-        return self.data_root.as_uri()
+        from onepipe.plugins import load_backend
+
+        return load_backend("data", self.backends.data).uri_for(self)
 
     @property
     def tracking_uri(self) -> str:

@@ -64,6 +64,11 @@ class LocalDataStore:
         self._cache: dict[str, Commit] = {}
 
     @classmethod
+    def uri_for(cls, settings: Any) -> str:
+        """The URI a step in another process opens this store with (``open_store_uri``)."""
+        return settings.data_root.as_uri()
+
+    @classmethod
     def from_settings(cls, settings: Any) -> LocalDataStore:
         return cls(
             settings.data_root,

@@ -116,6 +116,12 @@ class PachydermDataStore:
         )
 
     @classmethod
+    def uri_for(cls, settings: Any) -> str:
+        """The URI a step in a pod opens this store with (``open_store_uri``)."""
+        pach = settings.data.pachyderm
+        return f"pachyderm://{pach.host}:{pach.port}/{pach.project}"
+
+    @classmethod
     def from_settings(cls, settings: Any) -> PachydermDataStore:
         pach = settings.data.pachyderm
         return cls.connect(

@@ -53,6 +53,11 @@ class Diff:
 class DataStore(Protocol):
     """Versioned, content-addressed data. Refs are ``repo``, ``repo@branch`` or ``repo@<commit prefix>``."""
 
+    @classmethod
+    def uri_for(cls, settings) -> str:
+        """The URI a pipeline step (maybe in another process or pod) opens this store with."""
+        ...
+
     def create_repo(self, repo: str, description: str = "") -> None: ...
 
     def list_repos(self) -> list[str]: ...
