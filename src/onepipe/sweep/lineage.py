@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from onepipe.config import Settings
 from onepipe.errors import NotFoundError
@@ -109,17 +107,13 @@ def register_best(
             f"trial {trial_name}: run {trial_run_id} has no logged model "
             "(expected the onepipe.model_hash tag the trial command sets)"
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        # The model was logged by the trial (maybe in a pod); fetch it from the artifact store.
-        local = client.download_artifacts(trial_run_id, "model", tmp)
-        lineage_tags = {
-            "onepipe.sweep": sweep,
-            "onepipe.trial": trial_name,
-            "onepipe.sweep_run": parent_run_id or "",
-        }
-        ref, _ = register(
-            settings, trial_run_id, Path(local), model_hash, alias=CHALLENGER, tags=lineage_tags
-        )
+    lineage_tags = {
+        "onepipe.sweep": sweep,
+        "onepipe.trial": trial_name,
+        "onepipe.sweep_run": parent_run_id or "",
+    }
+    # The trial (maybe in a pod) logged the model under "model" of its run: register that.
+    ref, _ = register(settings, trial_run_id, None, model_hash, alias=CHALLENGER, tags=lineage_tags)
     # Two sweeps registering at once against one server (team mode) race on the version
     # number; read the version back and write any lineage tag it lacks.
     held = client.get_model_version(ref.name, ref.version).tags or {}

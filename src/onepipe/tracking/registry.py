@@ -79,7 +79,7 @@ def resolve_model(settings: Settings, spec: str) -> ModelRef:
 def register(
     settings,
     run_id: str,
-    model_dir: Path,
+    model_dir: Path | None,
     model_hash: str,
     alias: str = CHALLENGER,
     tags: dict[str, str] | None = None,
@@ -108,7 +108,8 @@ def register(
         for key, value in (tags or {}).items():
             client.set_model_version_tag(name, mv.version, key, value)
         return ModelRef(name, str(mv.version), mv.run_id, mv.source, tuple(mv.aliases or ())), False
-    client.log_artifacts(run_id, str(model_dir), "model")
+    if model_dir is not None:  # None: the run already logged it under "model" (a sweep trial)
+        client.log_artifacts(run_id, str(model_dir), "model")
     source = f"{client.get_run(run_id).info.artifact_uri}/model"
     mv = client.create_model_version(
         name,
