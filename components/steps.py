@@ -101,17 +101,26 @@ def train(
 
     params = modeling.TrainParams(n_estimators, max_depth, learning_rate, subsample, seed)
     frame = pd.read_parquet(train_set.path)
-    result = modeling.train(frame, params)
+
+    # JSON Lines, one boosting stage a line, flushed as each stage is scored: a sweep
+    # trial follows this file while the fit runs, so early stopping can act mid-fit.
+    os.makedirs(os.path.dirname(history.path) or ".", exist_ok=True)
+    with open(history.path, "w", encoding="utf-8") as handle:
+
+        def write_stage(row: dict) -> None:
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
+
+        result = modeling.train(frame, params, on_stage=write_stage)
+    history.metadata.update(
+        format="jsonl", steps=len(result.history), metrics=sorted(result.history[0])
+    )
+
     # save_model refuses an existing directory: create only the parent.
     modeling.save(result.pipeline, model.path, frame, params)
     # The training features' profile travels with the model (drift monitoring reads it).
     profile.write_profile(frame, model.path)
     model.metadata.update(flavor="mlflow.sklearn", framework="scikit-learn")
-
-    os.makedirs(os.path.dirname(history.path) or ".", exist_ok=True)
-    with open(history.path, "w", encoding="utf-8") as handle:
-        json.dump(result.history, handle, indent=1)
-    history.metadata.update(steps=len(result.history), metrics=sorted(result.history[0]))
 
     for name, value in result.metrics.items():
         train_metrics.log_metric(name, value)

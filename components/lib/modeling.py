@@ -1,19 +1,22 @@
 """The classifier: preprocessing and gradient boosting as one sklearn Pipeline.
 
 Gradient boosting (not the histogram variant) because it is single-threaded and
-bit-reproducible for a seed, honours ``subsample`` and exposes every boosting
-stage, which is what a sweep reports as intermediate metrics.
+bit-reproducible for a seed, honours ``subsample`` and hands over every boosting
+stage as it is fitted (``fit``'s ``monitor``), which is what a sweep reports as
+intermediate metrics while the fit runs.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -77,8 +80,68 @@ def _scores(prefix: str, y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     }
 
 
-def train(frame: pd.DataFrame, params: TrainParams) -> TrainResult:
-    """Fit on the raw training frame; score each stage on a held-out slice of it."""
+class _StageScorer:
+    """``GradientBoostingClassifier.fit``'s ``monitor``: scores each stage as soon as it is fitted.
+
+    A trial streams these rows while the fit runs (a sweep's early stopping needs
+    them then, not after the last stage). The numbers are those of
+    ``staged_predict_proba``; the raw scores are accumulated here from public
+    attributes so each stage costs one tree evaluation per set, as before.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        sets: list[tuple[str, pd.DataFrame, np.ndarray]],
+        on_stage: Callable[[dict], None] | None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.sets = sets
+        self.on_stage = on_stage
+        self.history: list[dict] = []
+        self._matrices: list[np.ndarray] = []
+        self._raw: list[np.ndarray] = []
+
+    def __call__(self, stage: int, classifier: GradientBoostingClassifier, _locals) -> bool:
+        if stage == 0:
+            # The Pipeline fits (and keeps) the preprocessor before the classifier, so it
+            # can transform now. float32 is what the trees see in staged_predict_proba too.
+            prep = self.pipeline.named_steps["preprocess"]
+            self._matrices = [
+                np.asarray(prep.transform(x), dtype=np.float32) for _, x, _ in self.sets
+            ]
+            self._raw = [_initial_raw(classifier, m) for m in self._matrices]
+        tree = classifier.estimators_[stage, 0]  # binary: one regression tree per stage
+        row: dict = {"step": stage + 1}
+        for (prefix, _, y), matrix, raw in zip(self.sets, self._matrices, self._raw, strict=True):
+            raw += classifier.learning_rate * tree.predict(matrix)
+            row.update(_scores(prefix, y, expit(raw)))
+        self.history.append(row)
+        if self.on_stage is not None:
+            self.on_stage(row)
+        return False  # never stop the fit early: n_estimators is what was asked for
+
+
+def _initial_raw(classifier: GradientBoostingClassifier, matrix: np.ndarray) -> np.ndarray:
+    """The log-odds the boosting starts from, formed as sklearn forms them for binary log-loss.
+
+    (The init estimator's positive-class probability, clipped, through the logit link;
+    test_live_history_equals_staged_predict_proba guards this against sklearn changes.)
+    """
+    proba = classifier.init_.predict_proba(matrix)[:, 1]
+    eps = np.finfo(np.float64).eps
+    return logit(np.clip(proba, eps, 1 - eps).astype(np.float64))
+
+
+def train(
+    frame: pd.DataFrame,
+    params: TrainParams,
+    on_stage: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Fit on the raw training frame; score each stage on a held-out slice of it.
+
+    ``on_stage`` gets each stage's history row while the fit is still running.
+    """
     fit_part, val_part = train_test_split(
         frame,
         test_size=VALIDATION_FRACTION,
@@ -87,22 +150,13 @@ def train(frame: pd.DataFrame, params: TrainParams) -> TrainResult:
     )
     x_fit, y_fit = features.features_and_label(fit_part)
     x_val, y_val = features.features_and_label(val_part)
-    pipeline = build_pipeline(params).fit(x_fit, y_fit)
-
-    prep, classifier = pipeline.named_steps["preprocess"], pipeline.named_steps["classifier"]
-    m_fit, m_val = prep.transform(x_fit), prep.transform(x_val)
-    history = []
-    stages = zip(
-        classifier.staged_predict_proba(m_fit), classifier.staged_predict_proba(m_val), strict=True
+    pipeline = build_pipeline(params)
+    scorer = _StageScorer(
+        pipeline, [("train", x_fit, y_fit), ("validation", x_val, y_val)], on_stage
     )
-    for step, (p_fit, p_val) in enumerate(stages, start=1):
-        history.append(
-            {
-                "step": step,
-                **_scores("train", y_fit, p_fit[:, 1]),
-                **_scores("validation", y_val, p_val[:, 1]),
-            }
-        )
+    pipeline.fit(x_fit, y_fit, classifier__monitor=scorer)
+
+    history = scorer.history
     metrics = dict(history[-1])
     metrics.pop("step")
     metrics["train_accuracy"] = float(accuracy_score(y_fit, pipeline.predict(x_fit)))

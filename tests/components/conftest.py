@@ -79,7 +79,9 @@ def _run_chain(workdir: Path, frame: pd.DataFrame, **params) -> dict:
         metrics=a["metrics"],
         classification=a["classification"],
     )
-    a["history_rows"] = json.loads(Path(a["history"].path).read_text())
+    # The history artifact is JSON Lines: one boosting stage a line.
+    text = Path(a["history"].path).read_text()
+    a["history_rows"] = [json.loads(line) for line in text.splitlines()]
     return a
 
 

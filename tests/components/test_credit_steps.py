@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from kfp import dsl
@@ -87,6 +88,44 @@ def test_train_writes_model_history_and_metrics(default_run):
     assert metrics["train_roc_auc"] == history[-1]["train_roc_auc"]
     assert 0.75 < metrics["validation_roc_auc"] < 0.95
     assert (Path(default_run["model"].path) / "MLmodel").is_file()
+    # JSON Lines (one stage a line) so a trial can follow it while the fit runs.
+    assert default_run["history"].metadata["format"] == "jsonl"
+    assert default_run["history"].metadata["steps"] == 120
+
+
+@pytest.mark.parametrize("subsample", [1.0, 0.7])
+def test_live_history_equals_staged_predict_proba(read_batches, subsample):
+    """The per-stage scores computed during the fit are the staged_predict_proba curve."""
+    from sklearn.model_selection import train_test_split
+
+    from components.lib import features, modeling
+    from components.lib.validation import conform
+
+    frame = conform(read_batches(3)).head(800)
+    params = modeling.TrainParams(n_estimators=15, max_depth=2, subsample=subsample, seed=5)
+    handed = []
+    result = modeling.train(frame, params, on_stage=handed.append)
+    assert handed == result.history and [r["step"] for r in handed] == list(range(1, 16))
+
+    # The curve as it used to be computed: after the fit, from the finished model.
+    fit_part, val_part = train_test_split(
+        frame, test_size=modeling.VALIDATION_FRACTION, random_state=5, stratify=frame[schema.LABEL]
+    )
+    prep = result.pipeline.named_steps["preprocess"]
+    classifier = result.pipeline.named_steps["classifier"]
+    staged = {}
+    for prefix, part in (("train", fit_part), ("validation", val_part)):
+        x, y = features.features_and_label(part)
+        curve = [
+            modeling._scores(prefix, y, p[:, 1])
+            for p in classifier.staged_predict_proba(prep.transform(x))
+        ]
+        staged |= {
+            f"{prefix}_{m}": [c[f"{prefix}_{m}"] for c in curve] for m in ("log_loss", "roc_auc")
+        }
+    for name, expected in staged.items():
+        live = [row[name] for row in result.history]
+        np.testing.assert_allclose(live, expected, rtol=0, atol=1e-12, err_msg=name)
 
 
 def test_evaluate_logs_metrics_and_classification_outputs(default_run):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 from rich.console import Console
 from rich.table import Table
 
@@ -22,7 +25,7 @@ class StepProgress:
         self.console = console
         self._status = None
 
-    def step_started(self, task: str, cache_key: str) -> None:
+    def step_started(self, task: str, cache_key: str, outputs: Mapping[str, Path]) -> None:
         self._status = self.console.status(f"[bold]{task}[/] running…", spinner="dots")
         self._status.start()
 

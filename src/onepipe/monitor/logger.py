@@ -1,17 +1,19 @@
 """A background batching writer for the prediction log.
 
-The request path does one ``queue.put_nowait`` of the event dict the gateway
-already built; a daemon thread converts events to records and writes them in
-batches (``batch_size`` records, or whatever it holds after ``flush_interval_s``).
-``close()`` drains the queue and writes everything before returning, so a clean
-shutdown loses nothing. A full queue drops the event and counts it (``dropped``)
-rather than slow the response; a failing write is retried once, then counted.
+The request path appends the event dict the gateway already built to a deque:
+no lock, no thread wake-up per request (a ``queue.Queue`` put notifies the
+waiting writer every time, which costs the response more than the append). A
+daemon thread wakes every ``flush_interval_s``, or as soon as ``batch_size``
+events are waiting, converts events to records and writes them in batches.
+``close()`` drains everything before returning, so a clean shutdown loses
+nothing. A full buffer drops the event and counts it (``dropped``) rather than
+slow the response; a failing write is retried once, then counted.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +23,6 @@ from onepipe.monitor.protocol import PredictionRecord, PredictionStore
 from onepipe.monitor.records import from_event
 
 log = logging.getLogger("onepipe.monitor.logger")
-_STOP = object()
 
 
 class PredictionLogger:
@@ -37,8 +38,11 @@ class PredictionLogger:
         self.store = store
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
+        self.queue_size = queue_size
         self.on_records = on_records  # e.g. the Prometheus counters, off the request path
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        # deque.append / popleft are atomic under the GIL: one producer side, one consumer.
+        self._pending: collections.deque[Any] = collections.deque()
+        self._wake = threading.Event()
         self.submitted = 0
         self.written = 0
         self.dropped = 0
@@ -52,11 +56,14 @@ class PredictionLogger:
     # ---- request path -------------------------------------------------------
     def __call__(self, event: dict[str, Any]) -> None:
         """The ``Gateway.on_response`` hook: never blocks, never raises."""
-        try:
-            self._queue.put_nowait(event)
-            self.submitted += 1
-        except queue.Full:
+        waiting = len(self._pending)
+        if waiting >= self.queue_size:
             self.dropped += 1
+            return
+        self._pending.append(event)
+        self.submitted += 1
+        if waiting + 1 == self.batch_size:  # a full batch: write it now, not at the next tick
+            self._wake.set()
 
     def submit(self, record: PredictionRecord) -> None:
         """Queue an already-built record (CloudEvents ingest)."""
@@ -64,35 +71,22 @@ class PredictionLogger:
 
     # ---- writer thread ------------------------------------------------------
     def _run(self) -> None:
-        pending: list[Any] = []
-        deadline = time.monotonic() + self.flush_interval_s
-        stop = False
-        while not stop:
-            timeout = max(0.0, deadline - time.monotonic())
-            try:
-                item = self._queue.get(timeout=timeout)
-                if item is _STOP:
-                    stop = True
-                else:
-                    pending.append(item)
-                    # take whatever else is already queued without waiting
-                    while len(pending) < self.batch_size:
-                        item = self._queue.get_nowait()
-                        if item is _STOP:
-                            stop = True
-                            break
-                        pending.append(item)
-            except queue.Empty:
-                pass
-            if pending and (
-                stop or len(pending) >= self.batch_size or time.monotonic() >= deadline
-            ):
-                self._write(pending)
-                pending = []
-            if time.monotonic() >= deadline or not pending:
-                deadline = time.monotonic() + self.flush_interval_s
-        if pending:
-            self._write(pending)
+        while True:
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            stopping = self._closed  # read before draining: what was appended before close is kept
+            self._drain()
+            if stopping:
+                self._drain()
+                return
+
+    def _drain(self) -> None:
+        pending = self._pending
+        while pending:
+            batch = []
+            while pending and len(batch) < self.batch_size:
+                batch.append(pending.popleft())
+            self._write(batch)
 
     def _write(self, items: list[Any]) -> None:
         records: list[PredictionRecord] = []
@@ -124,15 +118,16 @@ class PredictionLogger:
         """Wait until everything queued so far is written (tests, replay, bench)."""
         deadline = time.monotonic() + timeout
         target = self.submitted
+        self._wake.set()
         while self.written + self.failed < target and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def close(self, timeout: float = 60.0) -> None:
-        """Drain the queue, write the rest, stop the thread. Idempotent."""
+        """Drain the buffer, write the rest, stop the thread. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        self._wake.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.error("prediction log: writer did not finish within %.0fs", timeout)
@@ -143,5 +138,5 @@ class PredictionLogger:
             "written": self.written,
             "dropped": self.dropped,
             "failed": self.failed,
-            "queued": self._queue.qsize(),
+            "queued": len(self._pending),
         }

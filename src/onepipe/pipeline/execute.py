@@ -10,7 +10,9 @@ import shlex
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from onepipe.config import Settings
@@ -82,9 +84,9 @@ class _Fanout:
     def __init__(self, listeners: list[RunListener]) -> None:
         self.listeners = listeners
 
-    def step_started(self, task: str, cache_key: str) -> None:
+    def step_started(self, task: str, cache_key: str, outputs: Mapping[str, Path]) -> None:
         for listener in self.listeners:
-            listener.step_started(task, cache_key)
+            listener.step_started(task, cache_key, outputs)
 
     def step_finished(self, result: StepResult) -> None:
         for listener in self.listeners:

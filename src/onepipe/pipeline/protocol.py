@@ -6,6 +6,7 @@ listeners and post-processing shared by every runner.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -80,7 +81,13 @@ class RunPlan:
 
 
 class RunListener(Protocol):
-    def step_started(self, task: str, cache_key: str) -> None: ...
+    def step_started(self, task: str, cache_key: str, outputs: Mapping[str, Path]) -> None:
+        """A step starts; ``outputs`` are the paths it is about to write (output name -> path).
+
+        Only a runner that executes the step here knows them (for a listener that
+        follows an output as it grows); it is empty for a cache hit or a remote step.
+        """
+        ...
 
     def step_finished(self, result: StepResult) -> None: ...
 
@@ -103,7 +110,7 @@ class Runner(Protocol):
 
 
 class NullListener:
-    def step_started(self, task: str, cache_key: str) -> None:
+    def step_started(self, task: str, cache_key: str, outputs: Mapping[str, Path]) -> None:
         pass
 
     def step_finished(self, result: StepResult) -> None:

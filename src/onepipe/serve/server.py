@@ -68,7 +68,8 @@ def run_gateway(
     """Blocks until Ctrl-C / SIGTERM; MLServer is stopped on the way out."""
     import uvicorn
 
-    from onepipe.serve.gateway.app import Gateway, build_app
+    from onepipe.serve.gateway.app import Gateway
+    from onepipe.serve.gateway.asgi import build_app
     from onepipe.serve.gateway.worker import ModelHost
     from onepipe.serve.history import open_history
     from onepipe.serve.mlserver import MLServerWorker

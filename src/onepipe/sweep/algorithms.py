@@ -104,9 +104,17 @@ def make_sampler(settings: Settings, space: list[SearchParam]):
     import optuna
 
     cls, kwargs = sampler_kwargs(settings)
-    if cls == "GridSampler":
-        return optuna.samplers.GridSampler({p.name: grid_values(p) for p in space}, **kwargs)
-    return getattr(optuna.samplers, cls)(**kwargs)
+    if cls != "GridSampler":
+        return getattr(optuna.samplers, cls)(**kwargs)
+
+    class AskTellGridSampler(optuna.samplers.GridSampler):
+        # Optuna's after_trial only calls study.stop() once the grid is used up, which
+        # raises outside study.optimize: the last tell of every grid sweep would fail.
+        # The sweeper stops at the grid size on its own.
+        def after_trial(self, study, trial, state, values) -> None:
+            return None
+
+    return AskTellGridSampler({p.name: grid_values(p) for p in space}, **kwargs)
 
 
 def make_pruner(settings: Settings):

@@ -4,20 +4,25 @@
 local sweeper fills in sampled values, the Katib backend fills in
 ``${trialParameters.<name>}``. ``run_trial`` is what the command does: run the
 pipeline with those params as a child of the sweep's MLflow run and print every
-metric, intermediate ones included, as Katib's StdOut collector reads them.
+metric as Katib's StdOut collector reads them, the intermediate ones (one per
+boosting stage) while the model is still being fitted.
 """
 
 from __future__ import annotations
 
-import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from onepipe.config import Settings
 from onepipe.pipeline.protocol import StepResult
+from onepipe.sweep.follow import JsonLinesFollower, read_rows
 from onepipe.sweep.metrics import metric_line
+
+# The model step's output holding one JSON line of metrics per boosting stage.
+HISTORY_OUTPUT = "history"
 
 # Environment the trial command reads in its CLI layer (never below it).
 ENV_TRACKING_URI = "ONEPIPE_TRACKING_URI"
@@ -102,31 +107,57 @@ def data_overrides(settings: Settings, commits: str) -> list[str]:
 
 
 class _MetricPrinter:
-    """Prints the model step's per-iteration history as soon as that step finishes."""
+    """Prints the model step's per-stage history, each stage as soon as it is written.
+
+    While the model step runs here, its history file is followed (a sweep's early
+    stopping needs the curve during the fit). When the step ends, whatever was not
+    printed yet is printed from the finished file: all of it for a cache hit or a
+    step run elsewhere, the last stages for a live one. No stage is printed twice.
+    """
 
     def __init__(self, settings: Settings, out: TextIO) -> None:
         self.settings = settings
         self.out = out
         self.objective = settings.sweep.objective.objectiveMetricName
+        self._follower: JsonLinesFollower | None = None
 
-    def step_started(self, task: str, cache_key: str) -> None:
-        pass
+    def step_started(self, task: str, cache_key: str, outputs: Mapping[str, Path]) -> None:
+        history = outputs.get(HISTORY_OUTPUT)
+        if task == self.settings.model.step and history is not None:
+            self.close()
+            self._follower = JsonLinesFollower(history, self._print_row).start()
 
     def step_finished(self, result: StepResult) -> None:
-        if result.name != self.settings.model.step or result.status not in ("done", "cached"):
+        if result.name != self.settings.model.step:
             return
-        history = result.outputs.get("history")
+        printed = self.close()
+        if result.status not in ("done", "cached"):
+            return
+        history = result.outputs.get(HISTORY_OUTPUT)
         if history is None or not Path(history.path).is_file():
             return
-        for row in json.loads(Path(history.path).read_text()):
-            for name, value in row.items():
-                if name != "step" and isinstance(value, int | float):
-                    self.out.write(metric_line(name, value) + "\n")
-            # The objective's intermediate curve (what medianstop / the pruner compare) is
-            # the validation score per iteration; the final value is the held-out score.
-            intermediate = row.get(f"validation_{self.objective}")
-            if intermediate is not None:
-                self.out.write(metric_line(self.objective, intermediate) + "\n")
+        for row in read_rows(Path(history.path))[printed:]:
+            self._print_row(row)
+
+    def close(self) -> int:
+        """Stop following (if following); returns how many stages were printed live."""
+        follower, self._follower = self._follower, None
+        return follower.stop() if follower is not None else 0
+
+    def _print_row(self, row: dict) -> None:
+        lines = [
+            metric_line(name, value)
+            for name, value in row.items()
+            if name != "step" and isinstance(value, int | float)
+        ]
+        # The objective's intermediate curve (what medianstop / the pruner compare) is
+        # the validation score per iteration; the final value is the held-out score.
+        intermediate = row.get(f"validation_{self.objective}")
+        if intermediate is not None:
+            lines.append(metric_line(self.objective, intermediate))
+        # One write per stage, flushed: the reader (Katib's collector, the local
+        # sweeper) sees the stage now, not when a pipe buffer fills.
+        self.out.write("".join(line + "\n" for line in lines))
         self.out.flush()
 
 
@@ -145,19 +176,23 @@ def run_trial(
 
     # kind stays "pipeline": a trial is a pipeline run; these two tags tie it to its sweep.
     tags = {"onepipe.sweep": sweep, "onepipe.trial": trial_name}
+    printer = _MetricPrinter(settings, out)
     try:
         result = run_pipeline(
             settings,
             use_cache=use_cache,
-            listener=_MetricPrinter(settings, out),
+            listener=printer,
             register=False,
             parent_run_id=parent_run_id,
             extra_tags=tags,
             command=command,
         )
     except KeyboardInterrupt:
+        printer.close()  # stopped mid-fit (pruned, Ctrl-C): print no stage after this
         _mark_killed(settings, sweep, trial_name)
         raise
+    finally:
+        printer.close()  # a step that raised never reached step_finished
     for name, value in sorted(result.metrics.items()):
         out.write(metric_line(name, value) + "\n")
     out.flush()

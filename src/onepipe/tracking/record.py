@@ -6,6 +6,7 @@ its record (outbox) instead of paying MLflow's import and store start-up.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ class StepRecorder:
     def __init__(self) -> None:
         self.steps: list[StepResult] = []
 
-    def step_started(self, task: str, cache_key: str) -> None:
+    def step_started(self, task: str, cache_key: str, outputs: Mapping[str, Path]) -> None:
         pass
 
     def step_finished(self, result: StepResult) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from onepipe.config import Settings
@@ -91,7 +93,7 @@ class MlflowTracker:
         return self.run_id
 
     # RunListener -----------------------------------------------------------
-    def step_started(self, task: str, cache_key: str) -> None:
+    def step_started(self, task: str, cache_key: str, outputs: Mapping[str, Path]) -> None:
         pass
 
     def step_finished(self, result: StepResult) -> None:

@@ -76,15 +76,20 @@ class InProcessRunner:
         key, params, input_hashes = _task_key(task, plan, produced)
         inputs = {name: produced[src] for name, src in task.artifacts.items()}
         result = StepResult(task.name, "done", cache_key=key, params=params, inputs=input_hashes)
-        listener.step_started(task.name, key)
 
         hit = cache.lookup(key) if plan.use_cache else None
         if hit is not None:
+            listener.step_started(task.name, key, {})
             result.status, result.outputs, result.source_run = "cached", hit.outputs, hit.source_run
             result.notes = hit.notes
             return result
 
         staging = cache.staging()
+        # Where the step writes, so a listener can follow an output while the step runs
+        # (the paths move into the cache when it finishes).
+        listener.step_started(
+            task.name, key, {name: _output_path(staging, name) for name in task.outputs}
+        )
         started = time.perf_counter()
         try:
             outputs = self._call(task, params, inputs, staging, plan)
@@ -116,12 +121,12 @@ class InProcessRunner:
         out_objs = {}
         for name, schema in task.outputs.items():
             cls = _SCHEMA_TITLE_TO_TYPE.get(schema, Artifact)
-            out_objs[name] = cls(name=name, uri=str(staging / "outputs" / name), metadata={})
+            out_objs[name] = cls(name=name, uri=str(_output_path(staging, name)), metadata={})
         kwargs.update(out_objs)
         func(**kwargs)
         records = {}
         for name, obj in out_objs.items():
-            path = staging / "outputs" / name
+            path = _output_path(staging, name)
             metadata = _plain(obj.metadata)
             records[name] = ArtifactRecord(
                 name, task.outputs[name], path, content_hash(path, metadata), metadata
@@ -138,6 +143,10 @@ class InProcessRunner:
                 f"task {task.name!r}: component function {task.function!r} is not importable from "
                 f"{plan.pipeline_module} (recompile with `onepipe compile`)"
             ) from None
+
+
+def _output_path(staging: Path, name: str) -> Path:
+    return staging / "outputs" / name
 
 
 def load_component_functions(module: str, root) -> dict[str, Callable[..., Any]]:

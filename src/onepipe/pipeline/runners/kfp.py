@@ -223,7 +223,7 @@ class KfpRunner:
         cfg = self.settings.kfp
         deadline = time.monotonic() + cfg.timeout_s
         for task in plan.graph.tasks:
-            listener.step_started(task.name, "")
+            listener.step_started(task.name, "", {})  # output paths are not known up front
         last_state = ""
         while True:
             try:

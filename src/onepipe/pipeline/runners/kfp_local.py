@@ -59,7 +59,7 @@ class KfpLocalRunner:
             raise_on_error=False,
         )
         for task in plan.graph.tasks:
-            listener.step_started(task.name, "")
+            listener.step_started(task.name, "", {})  # output paths are not known up front
         started = time.time()
         error = None
         with _project_on_path(plan.project_root), warnings.catch_warnings():

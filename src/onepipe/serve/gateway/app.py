@@ -1,10 +1,11 @@
-"""The gateway's ASGI app: V2 inference protocol + ``POST /predict`` + a localhost admin API.
+"""The gateway: V2 inference protocol + ``POST /predict`` + a localhost admin API.
 
 Requests are validated against the model signature, routed by the current
 ``RoutingTable`` (weighted, optionally sticky, optionally shadowed) and forwarded
 to MLServer over a keep-alive pool. Every answer names the model, version and
 alias in its body and in ``x-model-*`` headers. ``on_response`` is the seam the
 monitor hooks into: each callable gets one dict per answered (or shadowed) request.
+``asgi.build_app`` serves it.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -37,6 +38,23 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 def _error(err: RequestError) -> Response:
     return _json(err.to_dict(), err.status)
+
+
+Answer = tuple[int, Any, dict[str, str] | None]  # status, JSON-able body, extra headers
+
+
+def _respond(answer: Answer) -> Response:
+    status, data, headers = answer
+    return _json(data, status, headers)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What the inference path reads of a request; built from raw ASGI or a Starlette Request."""
+
+    content_length: str | None
+    sticky: str | None  # the sticky-routing header's value
+    chunks: AsyncIterator[bytes]
 
 
 class Gateway:
@@ -66,8 +84,15 @@ class Gateway:
         return self.host.table
 
     # ---- request plumbing -------------------------------------------------
-    async def _body(self, request: Request) -> Any:
-        declared = request.headers.get("content-length")
+    def incoming(self, request: Request) -> Incoming:
+        return Incoming(
+            request.headers.get("content-length"),
+            request.headers.get(self.sticky_header),
+            request.stream(),
+        )
+
+    async def _body(self, incoming: Incoming) -> Any:
+        declared = incoming.content_length
         if declared is not None:
             try:
                 if int(declared) > self.max_body_bytes:
@@ -77,7 +102,7 @@ class Gateway:
             except ValueError:
                 raise RequestError(400, "content-length: expected a number of bytes") from None
         chunks, size = [], 0
-        async for chunk in request.stream():
+        async for chunk in incoming.chunks:
             size += len(chunk)
             if size > self.max_body_bytes:
                 raise RequestError(413, f"body: more than {self.max_body_bytes} bytes (the limit)")
@@ -171,11 +196,11 @@ class Gateway:
         }
 
     async def _route(
-        self, request: Request, name: str, version: str | None, parse: Callable
+        self, incoming: Incoming, name: str, version: str | None, parse: Callable
     ) -> tuple[Target, dict[str, Any], dict[str, Any], int]:
         started = time.perf_counter()
         table = self._model_table(name)
-        body = await self._body(request)
+        body = await self._body(incoming)
         if version is not None:
             target = table.by_version.get(version)
             if target is None:
@@ -186,7 +211,7 @@ class Gateway:
                 )
             shadow = None
         else:
-            target, shadow = table.pick(request.headers.get(self.sticky_header))
+            target, shadow = table.pick(incoming.sticky)
         try:
             payload, rows = parse(body, target.model.columns, self.max_instances)
             target, data = await self._forward(target, payload)
@@ -210,42 +235,48 @@ class Gateway:
             "x-model-alias": target.alias,
         }
 
-    # ---- endpoints ----------------------------------------------------------
-    async def infer(self, request: Request) -> Response:
-        p = request.path_params
+    # ---- the inference endpoints (also served by the raw ASGI fast path) ----------
+    async def answer_infer(self, incoming: Incoming, name: str, version: str | None) -> Answer:
         try:
-            target, _, data, _ = await self._route(request, p["name"], p.get("version"), v2_to_v2)
+            target, _, data, _ = await self._route(incoming, name, version, v2_to_v2)
         except RequestError as err:
-            return _error(err)
+            return err.status, err.to_dict(), None
         data["model_name"] = target.model.name
         data["model_version"] = target.version
         data["model_alias"] = target.alias
-        return _json(data, headers=self._headers(target))
+        return 200, data, self._headers(target)
 
-    async def predict(self, request: Request) -> Response:
+    async def answer_predict(self, incoming: Incoming) -> Answer:
         table = self.table
         try:
             if table is None:
                 raise RequestError(503, "no model is deployed yet")
             target, _, data, _ = await self._route(
-                request, table.state.model, None, instances_to_v2
+                incoming, table.state.model, None, instances_to_v2
             )
         except RequestError as err:
-            return _error(err)
+            return err.status, err.to_dict(), None
         outputs = data.get("outputs") or [{}]
         preds = [
             v[0] if isinstance(v, list) and len(v) == 1 else v for v in outputs[0].get("data", [])
         ]
-        return _json(
-            {
-                "predictions": preds,
-                "model_name": target.model.name,
-                "model_version": target.version,
-                "model_alias": target.alias,
-                "id": data.get("id"),
-            },
-            headers=self._headers(target),
+        body = {
+            "predictions": preds,
+            "model_name": target.model.name,
+            "model_version": target.version,
+            "model_alias": target.alias,
+            "id": data.get("id"),
+        }
+        return 200, body, self._headers(target)
+
+    async def infer(self, request: Request) -> Response:
+        p = request.path_params
+        return _respond(
+            await self.answer_infer(self.incoming(request), p["name"], p.get("version"))
         )
+
+    async def predict(self, request: Request) -> Response:
+        return _respond(await self.answer_predict(self.incoming(request)))
 
     async def live(self, request: Request) -> Response:
         return _json({"live": True})
@@ -323,7 +354,7 @@ class Gateway:
         from onepipe.serve.state import DeploymentState
 
         try:
-            body = await self._body(request)
+            body = await self._body(self.incoming(request))
             state = DeploymentState.from_dict(body["state"])
         except RequestError as err:
             return _error(err)
@@ -351,29 +382,3 @@ class Gateway:
             Route("/admin/apply", self.admin_apply, methods=["POST"]),
             *self.extra_routes,
         ]
-
-
-def build_app(gateway: Gateway, lifespan: Any = None) -> Starlette:
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return _json(
-            {
-                "error": f"{request.method} {request.url.path}: no such endpoint "
-                "(expected POST /predict, POST /v2/models/NAME/infer, GET /v2/health/ready)"
-            },
-            404,
-        )
-
-    async def bad_method(request: Request, exc: Exception) -> Response:
-        return _json({"error": f"{request.method} {request.url.path}: method not allowed"}, 405)
-
-    async def crash(
-        request: Request, exc: Exception
-    ) -> Response:  # a bug of ours, never a traceback
-        log.exception("gateway error")
-        return _json({"error": f"internal gateway error ({type(exc).__name__})"}, 500)
-
-    return Starlette(
-        routes=gateway.routes(),
-        lifespan=lifespan,
-        exception_handlers={404: not_found, 405: bad_method, Exception: crash},
-    )

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import orjson
 
@@ -34,7 +35,7 @@ class ModelHost:
         self.worker = worker
         self.table: RoutingTable | None = None
         self._client: Any = None
-        self._session: Any = None
+        self._upstream: Any = None
         self._loaded: dict[str, ServedModel] = {}
         self._inflight: Counter[str] = Counter()
         self._lock = asyncio.Lock()
@@ -51,40 +52,30 @@ class ModelHost:
         return list(self._loaded)
 
     async def open(self) -> None:
-        import aiohttp
         import httpx
 
-        # httpx for the few admin calls (load/unload); aiohttp's keep-alive pool for the hot
-        # path: per request it costs a fraction of httpx's CPU, which is what the gateway adds.
+        from onepipe.serve.gateway.upstream import UpstreamPool
+
+        # httpx for the few admin calls (load/unload); a lean keep-alive pool for inference,
+        # whose CPU per request is what the gateway adds to every answer.
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=60),
-            headers={"content-type": "application/json"},
-            json_serialize=None,
-        )
+        self._upstream = UpstreamPool("127.0.0.1", self.worker.port)
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        if getattr(self, "_session", None) is not None:
-            await self._session.close()
-            self._session = None
+        if self._upstream is not None:
+            await self._upstream.close()
+            self._upstream = None
 
     async def infer(self, model: ServedModel, body: bytes, timeout: float) -> tuple[int, Any]:
-        import aiohttp
-
         name = model.internal_name
         self._inflight[name] += 1
         try:
-            async with self._session.post(
-                f"{self.worker.url}/v2/models/{name}/infer",
-                data=body,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as resp:
-                status, content = resp.status, await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ConnectionError(f"{type(exc).__name__}: {exc}") from None
+            status, content = await self._upstream.post(
+                f"/v2/models/{quote(name, safe='')}/infer", body, timeout
+            )
         finally:
             self._inflight[name] -= 1
         try:
