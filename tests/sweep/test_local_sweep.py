@@ -56,6 +56,8 @@ def test_local_sweep_registers_best_with_lineage(sweep_project, cli):
     assert json.loads(shown.out)["best"]["name"] == best["name"]
     best_cmd = cli("sweep", "best", cwd=sweep_project)
     assert best_cmd.code == 0 and best["name"] in best_cmd.out
+    best_json = json.loads(cli("sweep", "best", "--json", cwd=sweep_project).out)
+    assert best_json["name"] == best["name"] and best_json["run_id"] == model.run_id
     again = cli("sweep", cwd=sweep_project)
     assert again.code == 2 and "--resume" in again.err
 

@@ -165,7 +165,10 @@ class OptunaSweeper:
         return self._status(self._load())
 
     def best(self) -> TrialRecord | None:
-        return self._status(self._load()).best
+        best = self._status(self._load()).best
+        if best is not None:  # the study keeps params and values; the run id lives in MLflow
+            best.run_id = lineage.find_trial_run(self.settings, self.sweep, best.name)
+        return best
 
     # ---- the loop -----------------------------------------------------------
     def _loop(
