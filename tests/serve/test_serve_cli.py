@@ -10,24 +10,25 @@ import sys
 
 import httpx
 import pytest
-from serve_helpers import ROW, load, wait_until
+from serve_helpers import ROW, free_port, load, wait_until
 
 from onepipe.serve import deployments
 
 pytestmark = pytest.mark.slow
 
 
-def _start(project):
+def _start(project, port: int | None = None):
     env = {**os.environ, "ONEPIPE_USER": "cli-tester"}
+    extra = ["--port", str(port)] if port else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "onepipe", "serve", "-c", str(project / "onepipe.yaml")],
+        [sys.executable, "-m", "onepipe", "serve", "-c", str(project / "onepipe.yaml"), *extra],
         cwd=project,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    url = f"http://127.0.0.1:{load(project).serve.gateway.port}"
+    url = f"http://127.0.0.1:{port or load(project).serve.gateway.port}"
 
     def ready() -> bool:
         try:
@@ -83,6 +84,25 @@ def test_serve_restarts_in_the_last_recorded_state_and_stops_cleanly(project):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
+
+
+def test_deploy_finds_a_gateway_started_on_another_port(project, cli):
+    settings = load(project)
+    port = free_port()
+    assert port != settings.serve.gateway.port
+    proc, url = _start(project, port)
+    try:
+        first = httpx.post(f"{url}/predict", json={"instances": [ROW]}).json()["model_version"]
+        target = "100" if first != "2" else "0"
+        result = cli("deploy", "--canary", target, cwd=project)
+        assert result.code == 0, result.err
+        assert f"gateway at {url} now serves" in result.err  # applied live, not just recorded
+        answered = httpx.post(f"{url}/predict", json={"instances": [ROW]}).json()["model_version"]
+        assert answered == ("2" if target == "100" else "1")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert not (project / ".onepipe" / "serve" / "gateway.json").exists()  # withdrawn on exit
 
 
 def test_serve_on_a_busy_port_is_one_line_error(project):

@@ -11,7 +11,7 @@ import pytest
 
 from onepipe.config import load_settings
 from onepipe.pipeline.protocol import ArtifactRecord, StepResult
-from onepipe.sweep.follow import JsonLinesFollower
+from onepipe.sweep.follow import JsonLinesFollower, read_rows
 from onepipe.sweep.metrics import parse_text
 from onepipe.sweep.trial import _MetricPrinter, run_trial
 
@@ -56,6 +56,17 @@ def test_follower_hands_over_complete_lines_only(tmp_path):
         fh.flush()
         follower._read_new()
     assert rows == [_row(1), _row(2)] and follower.stop() == 2
+
+
+def test_a_history_written_as_one_json_list_is_read_at_the_end(tmp_path):
+    # A project whose train step predates JSON Lines writes the whole list at once.
+    path = tmp_path / "history"
+    path.write_text(json.dumps([_row(1), _row(2)], indent=1))
+    rows: list[dict] = []
+    follower = JsonLinesFollower(path, rows.append)
+    follower._read_new()
+    assert rows == [] and follower.stop() == 0  # nothing half-parsed while following
+    assert read_rows(path) == [_row(1), _row(2)]
 
 
 def test_printer_prints_each_stage_while_the_step_runs_and_once(sweep_project, tmp_path):

@@ -26,10 +26,12 @@ class LocalDeployer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalDeployer:
+        from onepipe.serve import address
+
         gw = settings.serve.gateway
-        host = "127.0.0.1" if gw.host in ("0.0.0.0", "", "::") else gw.host
-        host = f"[{host}]" if ":" in host else host
-        return cls(f"http://{host}:{gw.port}", settings.serve.mlserver.load_timeout_s + 60)
+        # The running gateway's own address first: `serve --port` may differ from the config.
+        url = address.running_url(settings) or address.connect_url(gw.host, gw.port)
+        return cls(url, settings.serve.mlserver.load_timeout_s + 60)
 
     def _request(self, method: str, path: str, **kw: Any) -> Any:
         import httpx

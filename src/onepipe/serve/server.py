@@ -68,6 +68,7 @@ def run_gateway(
     """Blocks until Ctrl-C / SIGTERM; MLServer is stopped on the way out."""
     import uvicorn
 
+    from onepipe.serve import address
     from onepipe.serve.gateway.app import Gateway
     from onepipe.serve.gateway.asgi import build_app
     from onepipe.serve.gateway.worker import ModelHost
@@ -121,11 +122,13 @@ def run_gateway(
                     state=state,
                     reason=origin,
                 )
+            address.publish(settings, address.connect_url(host, port))
             if on_ready:
                 on_ready(gateway, state, f"http://{host}:{port}")
         try:
             yield
         finally:
+            address.withdraw(settings)
             await model_host.close()
             await asyncio.to_thread(worker.stop)
             if monitor is not None:  # drains the prediction log: nothing queued is lost

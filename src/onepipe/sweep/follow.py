@@ -19,8 +19,21 @@ POLL_S = 0.05
 
 
 def read_rows(path: Path) -> list[dict]:
-    """Every complete row of a finished JSON Lines file."""
-    return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    """Every row of a finished history file: JSON Lines, or one JSON list (older train steps)."""
+    text = path.read_bytes()
+    if text.lstrip().startswith(b"["):
+        rows = json.loads(text)
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+    return [row for line in text.splitlines() if isinstance(row := _row(line), dict)]
+
+
+def _row(line: bytes) -> dict | None:
+    """One JSON Lines row; anything else (a blank line, a fragment of a JSON list) is None."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row if isinstance(row, dict) else None
 
 
 class JsonLinesFollower:
@@ -76,6 +89,7 @@ class JsonLinesFollower:
             return
         *lines, self._pending = (self._pending + chunk).split(b"\n")
         for line in lines:
-            if line.strip():
-                self.emit(json.loads(line))
+            row = _row(line)
+            if row is not None:  # a history written as one JSON list is printed at the end
+                self.emit(row)
                 self.rows += 1
