@@ -89,16 +89,18 @@ def test_bad_space_is_refused_in_one_line(
     assert not (sweep_project / ".onepipe" / "mlflow.db").exists()
 
 
-def test_cmaes_without_its_package_is_refused_locally_but_renders(sweep_project, cli, edit_sweep):
+def test_bayesianoptimization_without_torch_is_refused_locally_but_renders(
+    sweep_project, cli, edit_sweep
+):
     import importlib.util
 
-    if importlib.util.find_spec("cmaes") is not None:
-        pytest.skip("cmaes is installed here")
-    edit_sweep(sweep_project, algorithm={"algorithmName": "cmaes"})
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed here")
+    edit_sweep(sweep_project, algorithm={"algorithmName": "bayesianoptimization"})
     local = cli("sweep", cwd=sweep_project)
-    assert local.code == 2 and "needs the 'cmaes' package" in local.err
+    assert local.code == 2 and "needs the 'torch' package" in local.err
     rendered = cli("render", "sweep", cwd=sweep_project)
-    assert rendered.code == 0 and "algorithmName: cmaes" in rendered.out
+    assert rendered.code == 0 and "algorithmName: bayesianoptimization" in rendered.out
 
 
 def test_variant_overrides_the_sweep(sweep_project, cli):

@@ -1,4 +1,4 @@
-"""A local grid sweep walks the whole grid through the ask/tell loop and ends cleanly."""
+"""Samplers that need more than ask/tell basics: grid ends with its grid, cmaes runs locally."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from onepipe.sweep.protocol import SweepOptions
 TRIAL = """
 import sys
 vals = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a and not a.startswith("-"))
-print(f"roc_auc={float(vals['subsample']) / int(vals['max_depth'])}")
+print(f"roc_auc={float(vals['subsample']) / float(vals.get('max_depth', 1))}")
 """
 
 
@@ -50,3 +50,35 @@ def test_grid_sweep_runs_every_point_once_and_finishes(sweep_project, edit_sweep
     points = sorted((t.params["subsample"], t.params["max_depth"]) for t in status.trials)
     assert points == [(s, d) for s in (0.6, 1.0) for d in (1, 2, 3)]
     assert status.best is not None and status.best.value == 1.0
+
+
+def test_cmaes_sweep_runs_locally(sweep_project, edit_sweep):
+    edit_sweep(
+        sweep_project,
+        algorithm={"algorithmName": "cmaes", "algorithmSettings": {"random_state": 5}},
+        parameters=[
+            {
+                "name": "subsample",
+                "parameterType": "double",
+                "feasibleSpace": {"min": 0.5, "max": 1.0},
+            },
+            {
+                "name": "learning_rate",
+                "parameterType": "double",
+                "feasibleSpace": {"min": 0.01, "max": 0.3},
+            },
+        ],
+        maxTrialCount=6,
+    )
+    settings = load_settings(sweep_project / "onepipe.yaml", user="tester")
+    script = sweep_project / "trial.py"
+    script.write_text(TRIAL)
+    sweeper = _NoModel(
+        settings,
+        SweepOptions(name="cmaes", child_env=dict(os.environ)),
+        launcher=[sys.executable, str(script)],
+    )
+    status = sweeper.run()
+    assert status.counts["Succeeded"] == 6
+    assert all(0.5 <= t.params["subsample"] <= 1.0 for t in status.trials)
+    assert status.best.value == max(t.value for t in status.trials)
