@@ -122,3 +122,66 @@ def test_canary_analyze_auto_promotes_and_records_reason(project, monkeypatch, c
     latest = deployments.history(settings, limit=1)[0]
     assert latest.action == "promote" and latest.state.champion == "2"
     assert latest.reason.startswith("canary analyze --auto: promote")
+
+
+def _labelled(store, correct: dict[str, int], prefix: str) -> None:
+    now = time.time()
+    recs = [
+        PredictionRecord(
+            f"{prefix}{version}-{i}",
+            now,
+            "credit-risk",
+            version,
+            "",
+            latency_ms=4.0,
+            n_rows=1,
+            inputs={"age": [40]},
+            outputs=[1],
+        )
+        for version in correct
+        for i in range(1000)
+    ]
+    store.write_batch(recs)
+    for version, n in correct.items():
+        for i in range(1000):
+            store.add_feedback(f"{prefix}{version}-{i}", [1 if i < n else 0])
+
+
+def test_canary_analyze_auto_rollback_withdraws_only_the_live_challenger(
+    project, monkeypatch, capsys
+):
+    from onepipe.monitor.store import open_store
+    from onepipe.serve import deployments
+    from onepipe.tracking.registry import promote
+
+    settings = load(project)
+    # v1 champion, v2 challenger at 30% (the previous test may have promoted v2: undo that).
+    promote(settings, settings.model_name, "1")
+    deployments.deploy(settings, canary=30, challenger="2", reason="canary for analysis")
+    store = open_store(settings)
+    with store._lock:
+        store._conn().execute("DELETE FROM onepipe_predictions")
+    _labelled(store, {"1": 860, "2": 700}, "r")  # the challenger is clearly worse
+    store.close()
+
+    from onepipe.cli.monitor_cmd import apply_verdict
+    from onepipe.errors import UsageError
+    from onepipe.monitor.report import analyze_canary
+    from onepipe.monitor.windows import since_from
+
+    store = open_store(settings)
+    stale = analyze_canary(settings, store, since=since_from(None, settings.monitor.window))
+    store.close()
+    assert (stale.verdict, stale.challenger) == ("rollback", "2")
+
+    code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--auto")
+    assert code == 0, cap.err
+    assert cap.out.startswith("rollback:")
+    latest = deployments.history(settings, limit=1)[0]
+    assert latest.action == "rollback" and latest.reason.startswith("canary analyze --auto")
+    assert (latest.state.champion, latest.state.challenger, latest.state.canary) == ("1", None, 0)
+
+    # A verdict computed before that change: v2 gets no traffic now, so nothing is undone.
+    with pytest.raises(UsageError, match="does not route to challenger v2"):
+        apply_verdict(settings, stale)
+    assert deployments.history(settings, limit=1)[0].id == latest.id  # nothing recorded

@@ -236,5 +236,5 @@ def apply_verdict(settings, verdict) -> str:
         )
         where = f"; deployment #{routed[0].id}: {routed[1]}" if routed else ""
         return f"promoted {ref.name} v{ref.version} to champion (was {previous}){where}"
-    change, message = deployments.rollback(settings, reason=reason)
+    change, message = deployments.withdraw_challenger(settings, verdict.challenger, reason=reason)
     return f"#{change.id} rollback: {change.state.describe()} ({message})"

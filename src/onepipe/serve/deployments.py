@@ -200,6 +200,26 @@ def rollback(
     return change, message
 
 
+def withdraw_challenger(
+    settings: Settings, version: str, target: str | None = None, reason: str = ""
+) -> tuple[Change, str]:
+    """A canary rolled back: the champion answers everything again, the challenger gets none.
+
+    Refused unless ``version`` is the challenger the deployment routes to right now,
+    so a verdict computed on an older window never undoes some other, later change.
+    """
+    deployer = deployer_for(settings, target)
+    live = current(settings, deployer)
+    if live is None or live.challenger != str(version) or not (live.canary or live.shadow):
+        now = live.describe() if live else "nothing deployed"
+        raise UsageError(
+            f"canary rollback: the deployment does not route to challenger v{version} "
+            f"(now: {now}); nothing applied"
+        )
+    state = DeploymentState(live.model, live.champion, None, 0, False, live.sticky)
+    return _apply(settings, deployer, "rollback", state, reason or f"withdraw v{version}")
+
+
 def _undo(ref: ModelRef, previous: str | None) -> DeploymentState | None:
     """The registry aliases as they were before a promote of ``ref``."""
     if previous is None or str(previous) == str(ref.version):
