@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
-from serving import ROW, build_project, free_port, measure  # noqa: E402
+from serving import ROW, build_project, free_port, measure, summarize  # noqa: E402
 
 
 def gateway_overhead(project: Path, duration: float) -> dict:
@@ -65,9 +65,8 @@ def gateway_overhead(project: Path, duration: float) -> dict:
                 time.sleep(0.3)
             else:
                 raise RuntimeError("gateway did not become ready")
-            results[mode].append(
-                asyncio.run(measure(url, "/v2/models/credit-risk/infer", 1, duration, 1.0))
-            )
+            one = asyncio.run(measure(url, "/v2/models/credit-risk/infer", 1, duration, 1.0))
+            results[mode].append(summarize([one]))
         finally:
             proc.send_signal(2)
             proc.wait(60)
