@@ -119,6 +119,9 @@ def demo_cached_run(work: Path) -> dict[str, float]:
 
 
 def main() -> int:
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         chain = chain_runs(work)
