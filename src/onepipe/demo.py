@@ -16,6 +16,7 @@ from rich.rule import Rule
 from onepipe.cli.progress import StepProgress, print_summary
 from onepipe.config import load_settings
 from onepipe.errors import OnepipeError
+from onepipe.serve.background import BackgroundGateway
 
 console = Console(stderr=True, highlight=False)
 FIRST_BATCH = Path("data/loans/batch_1.csv")
@@ -107,59 +108,7 @@ def _main(loop: bool, requests: int, rows: int) -> int:
 # ---------------------------------------------------------------- the loop (stages 6-14)
 
 
-class _Serving:
-    """``onepipe serve`` on a thread of this process: the gateway + an MLServer subprocess."""
-
-    def __init__(self, settings) -> None:
-        import threading
-
-        self.settings = settings
-        self.gateway = None
-        self.error: BaseException | None = None
-        self._ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="onepipe-serve", daemon=True)
-
-    @property
-    def url(self) -> str:
-        gw = self.settings.serve.gateway
-        host = "127.0.0.1" if gw.host in ("0.0.0.0", "", "::") else gw.host
-        return f"http://{host}:{gw.port}"
-
-    def _run(self) -> None:
-        from onepipe.serve.server import run_gateway
-
-        def ready(gateway, state, url) -> None:
-            self.gateway = gateway
-            self._ready.set()
-
-        try:
-            run_gateway(self.settings, on_ready=ready, install_signal_handlers=False)
-        except BaseException as exc:  # noqa: BLE001 - reported by start()
-            self.error = exc
-        finally:
-            self._ready.set()
-
-    def start(self, timeout: float = 180) -> _Serving:
-        self.thread.start()
-        self._ready.wait(timeout)
-        if self.error is not None:
-            raise self.error
-        if self.gateway is None:
-            raise OnepipeError(f"serve: the gateway did not start within {timeout:.0f}s")
-        return self
-
-    def flush(self) -> None:
-        for hook in getattr(self.gateway, "on_response", []):
-            if hasattr(hook, "flush"):
-                hook.flush(30)
-
-    def stop(self) -> None:
-        if self.gateway is not None:
-            self.gateway.request_stop()
-        self.thread.join(60)
-
-
-def _traffic(serving: _Serving, batch: Path, requests: int, rows: int, seed: int) -> dict:
+def _traffic(serving: BackgroundGateway, batch: Path, requests: int, rows: int, seed: int) -> dict:
     """``requests`` POST /predict of ``rows`` rows drawn from ``batch``, each followed by its
     ground truth on POST /feedback. Returns requests per answering version."""
     import httpx
@@ -245,7 +194,7 @@ def run_loop(settings, *, requests: int = 600, rows: int = 20) -> int:
     data = settings.root / "data" / "loans"
     warmup = max(requests // 4, 60)
     _say("onepipe serve", "6. serve the champion: gateway + MLServer, every request logged")
-    serving = _Serving(settings).start()
+    serving = BackgroundGateway(settings).start()
     try:
         console.print(
             f"gateway on {serving.url} (MLServer behind it), state: {serving.gateway.table.state.describe() if serving.gateway.table else '-'}"

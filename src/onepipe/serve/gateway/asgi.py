@@ -27,6 +27,12 @@ _INFER_PREFIX, _INFER_SUFFIX = "/v2/models/", "/infer"
 _JSON_TYPE = (b"content-type", b"application/json")
 
 
+def _internal_error(exc: Exception) -> dict[str, str]:
+    """A bug of ours, said in one JSON line (logged with its traceback), never a traceback."""
+    log.exception("gateway error")
+    return {"error": f"internal gateway error ({type(exc).__name__})"}
+
+
 class _Disconnected(Exception):
     """The client went away before its body arrived: nobody is left to answer."""
 
@@ -88,9 +94,8 @@ class GatewayApp:
                 answer = await self.gateway.answer_infer(incoming, *target)
         except _Disconnected:
             return
-        except Exception as exc:  # a bug of ours: one JSON line, never a traceback
-            log.exception("gateway error")
-            answer = 500, {"error": f"internal gateway error ({type(exc).__name__})"}, None
+        except Exception as exc:
+            answer = 500, _internal_error(exc), None
         await _send(send, answer)
 
 
@@ -118,8 +123,7 @@ def build_app(gateway: Gateway, lifespan: Any = None) -> GatewayApp:
         return _json({"error": f"{request.method} {request.url.path}: method not allowed"}, 405)
 
     async def crash(request: Request, exc: Exception) -> Response:
-        log.exception("gateway error")
-        return _json({"error": f"internal gateway error ({type(exc).__name__})"}, 500)
+        return _json(_internal_error(exc), 500)
 
     fallback = Starlette(
         routes=gateway.routes(),
