@@ -77,53 +77,6 @@ def test_drift_check_exit_codes(project, monkeypatch, capsys, template):
     assert code == 0 and "ALERT" in cap.out and "interest_rate" in cap.out
 
 
-def test_canary_analyze_auto_promotes_and_records_reason(project, monkeypatch, capsys):
-    from onepipe.monitor.store import open_store
-    from onepipe.serve import deployments
-
-    settings = load(project)
-    deployments.deploy(settings, canary=20, reason="canary for analysis")  # no gateway: recorded
-    time.sleep(0.05)
-    store = open_store(settings)
-    with store._lock:
-        store._conn().execute("DELETE FROM onepipe_predictions")
-    now = time.time()
-    recs = []
-    for version in ("1", "2"):
-        for i in range(1000):
-            recs.append(
-                PredictionRecord(
-                    f"c{version}-{i}",
-                    now,
-                    "credit-risk",
-                    version,
-                    "",
-                    latency_ms=4.0,
-                    n_rows=1,
-                    inputs={"age": [40]},
-                    outputs=[1],
-                )
-            )
-    store.write_batch(recs)
-    for version, correct in (("1", 780), ("2", 860)):
-        for i in range(1000):
-            store.add_feedback(f"c{version}-{i}", [1 if i < correct else 0])
-    store.close()
-
-    code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--json")
-    assert code == 0
-    result = json.loads(cap.out)
-    assert result["verdict"] == "promote" and result["applied"] is None
-    assert result["evidence"]["accuracy_test"]["p_value"] < 0.01
-
-    code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--auto")
-    assert code == 0, cap.err
-    assert cap.out.startswith("promote:") and "promoted credit-risk v2" in cap.err
-    latest = deployments.history(settings, limit=1)[0]
-    assert latest.action == "promote" and latest.state.champion == "2"
-    assert latest.reason.startswith("canary analyze --auto: promote")
-
-
 def _labelled(store, correct: dict[str, int], prefix: str) -> None:
     now = time.time()
     recs = [
@@ -145,6 +98,33 @@ def _labelled(store, correct: dict[str, int], prefix: str) -> None:
     for version, n in correct.items():
         for i in range(1000):
             store.add_feedback(f"{prefix}{version}-{i}", [1 if i < n else 0])
+
+
+def test_canary_analyze_auto_promotes_and_records_reason(project, monkeypatch, capsys):
+    from onepipe.monitor.store import open_store
+    from onepipe.serve import deployments
+
+    settings = load(project)
+    deployments.deploy(settings, canary=20, reason="canary for analysis")  # no gateway: recorded
+    time.sleep(0.05)
+    store = open_store(settings)
+    with store._lock:
+        store._conn().execute("DELETE FROM onepipe_predictions")
+    _labelled(store, {"1": 780, "2": 860}, "c")
+    store.close()
+
+    code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--json")
+    assert code == 0
+    result = json.loads(cap.out)
+    assert result["verdict"] == "promote" and result["applied"] is None
+    assert result["evidence"]["accuracy_test"]["p_value"] < 0.01
+
+    code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--auto")
+    assert code == 0, cap.err
+    assert cap.out.startswith("promote:") and "promoted credit-risk v2" in cap.err
+    latest = deployments.history(settings, limit=1)[0]
+    assert latest.action == "promote" and latest.state.champion == "2"
+    assert latest.reason.startswith("canary analyze --auto: promote")
 
 
 def test_canary_analyze_auto_rollback_withdraws_only_the_live_challenger(
