@@ -1,9 +1,10 @@
 """The credit-risk steps as KFP v2 lightweight Python components.
 
 KFP ships only each function's source into the container, so every body does
-its own imports and hands the work to ``components.lib``, which the shared
-training image (``components/Dockerfile``) has on its ``PYTHONPATH``. The same
-functions run in-process through ``<component>.python_func``.
+its own imports and hands the work to ``components.lib`` (this project's code)
+and ``onepipe.steps`` (the public step helpers every onepipe project uses), which
+the shared training image (``components/Dockerfile``) has on its ``PYTHONPATH``.
+The same functions run in-process through ``<component>.python_func``.
 """
 
 from kfp import dsl
@@ -21,34 +22,20 @@ _component = dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
 @_component
 def ingest(data_store: str, data_ref: str, raw: Output[Dataset]):
     """Read every CSV file of one data commit into a single table."""
-    import os
+    from onepipe import steps
 
-    from onepipe.data import open_store_uri, read_table
-
-    store = open_store_uri(data_store)
-    # Resolve once and read the immutable commit: a branch may move meanwhile.
-    commit = store.resolve(data_ref)
-    frame = read_table(store, commit.ref).reset_index(drop=True)
-    os.makedirs(os.path.dirname(raw.path) or ".", exist_ok=True)
-    frame.to_parquet(raw.path, index=False)
-    raw.metadata.update(
-        rows=len(frame), columns=frame.shape[1], data_ref=data_ref, data_commit=commit.ref
-    )
+    # Resolved once: the immutable commit is read even if the branch moves meanwhile.
+    frame, commit = steps.read_data(data_store, data_ref)
+    steps.write_table(frame, raw, data_ref=data_ref, data_commit=commit)
 
 
 @_component
 def validate(raw: Input[Dataset], validated: Output[Dataset]):
     """Fail on data that breaks the schema; pass it on with the schema's dtypes."""
-    import os
-
-    import pandas as pd
-
     from components.lib.validation import conform
+    from onepipe import steps
 
-    frame = conform(pd.read_parquet(raw.path))
-    os.makedirs(os.path.dirname(validated.path) or ".", exist_ok=True)
-    frame.to_parquet(validated.path, index=False)
-    validated.metadata.update(rows=len(frame), columns=frame.shape[1])
+    steps.write_table(conform(steps.read_table(raw)), validated)
 
 
 @_component
@@ -64,18 +51,13 @@ def featurize(
     Feature engineering happens inside the model pipeline, so the served model
     takes the same raw columns a loan application carries.
     """
-    import os
-
-    import pandas as pd
-
     from components.lib import features, schema
+    from onepipe import steps
 
-    train, test = features.split(pd.read_parquet(validated.path), test_size, seed)
+    train, test = features.split(steps.read_table(validated), test_size, seed)
     for frame, artifact in ((train, train_set), (test, test_set)):
-        os.makedirs(os.path.dirname(artifact.path) or ".", exist_ok=True)
-        frame.to_parquet(artifact.path, index=False)
-        artifact.metadata.update(
-            rows=len(frame), default_rate=float(frame[schema.LABEL].mean()), seed=seed
+        steps.write_table(
+            frame, artifact, default_rate=float(frame[schema.LABEL].mean()), seed=seed
         )
 
 
@@ -92,38 +74,36 @@ def train(
     train_metrics: Output[Metrics],
 ):
     """Fit preprocessing + gradient boosting as one pipeline and save it as an MLflow model."""
-    import json
-    import os
+    from dataclasses import asdict
 
-    import pandas as pd
-
-    from components.lib import modeling, profile
+    from components.lib import modeling, schema
+    from onepipe import steps
 
     params = modeling.TrainParams(n_estimators, max_depth, learning_rate, subsample, seed)
-    frame = pd.read_parquet(train_set.path)
+    frame = steps.read_table(train_set)
 
-    # JSON Lines, one boosting stage a line, flushed as each stage is scored: a sweep
-    # trial follows this file while the fit runs, so early stopping can act mid-fit.
-    os.makedirs(os.path.dirname(history.path) or ".", exist_ok=True)
-    with open(history.path, "w", encoding="utf-8") as handle:
+    # One boosting stage a line, written as each stage is scored: a sweep trial follows
+    # the history while the fit runs, so early stopping can act mid-fit.
+    with steps.History(history) as log:
+        result = modeling.train(
+            frame,
+            params,
+            on_stage=lambda row: log.stage(
+                row["step"], **{k: v for k, v in row.items() if k != "step"}
+            ),
+        )
 
-        def write_stage(row: dict) -> None:
-            handle.write(json.dumps(row) + "\n")
-            handle.flush()
-
-        result = modeling.train(frame, params, on_stage=write_stage)
-    history.metadata.update(
-        format="jsonl", steps=len(result.history), metrics=sorted(result.history[0])
+    # An MLflow model with its signature, input example, trusted types and the code its
+    # pickle references (components.lib), plus the training features' drift profile.
+    steps.save_model(
+        result.pipeline,
+        model,
+        frame,
+        label=schema.LABEL,
+        features=list(schema.FEATURES),
+        metadata={"params": asdict(params), "classes": list(schema.CLASS_NAMES)},
     )
-
-    # save_model refuses an existing directory: create only the parent.
-    modeling.save(result.pipeline, model.path, frame, params)
-    # The training features' profile travels with the model (drift monitoring reads it).
-    profile.write_profile(frame, model.path)
-    model.metadata.update(flavor="mlflow.sklearn", framework="scikit-learn")
-
-    for name, value in result.metrics.items():
-        train_metrics.log_metric(name, value)
+    steps.log_metrics(train_metrics, result.metrics)
 
 
 @_component
@@ -134,15 +114,15 @@ def evaluate(
     classification: Output[ClassificationMetrics],
 ):
     """Score the saved model on the held-out set, loaded the way serving loads it."""
-    import mlflow.sklearn
-    import pandas as pd
-
     from components.lib import evaluation, schema
+    from onepipe import steps
 
-    loaded = mlflow.sklearn.load_model(model.path)
-    result = evaluation.evaluate(loaded, pd.read_parquet(test_set.path))
-    for name, value in result.metrics.items():
-        metrics.log_metric(name, value)
+    loaded = steps.load_model(model)
+    test = steps.read_table(test_set)
+    # The project's metrics (model.metrics in onepipe.yaml), computed by onepipe.
+    steps.log_metrics(metrics, steps.evaluate(loaded, test, label=schema.LABEL))
+    # The Kubeflow UI's confusion matrix and ROC curve: this project's own extras.
+    result = evaluation.curves(loaded, test)
     classification.log_confusion_matrix(list(schema.CLASS_NAMES), result.confusion_matrix)
     fpr, tpr, thresholds = result.roc
     classification.log_roc_curve(fpr, tpr, thresholds)

@@ -1,4 +1,7 @@
-"""Held-out metrics in the shapes MLflow and the Kubeflow UI display."""
+"""The Kubeflow UI's confusion matrix and ROC curve for the credit-risk classifier.
+
+The metrics themselves (accuracy, ROC AUC, ...) come from ``onepipe.steps.evaluate``.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    log_loss,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import confusion_matrix, roc_curve
 
 from components.lib import features
 
@@ -24,8 +18,7 @@ MAX_ROC_POINTS = 50  # the KFP UI draws the curve from metadata; keep it small
 
 
 @dataclass
-class Evaluation:
-    metrics: dict[str, float]
+class Curves:
     confusion_matrix: list[list[int]]  # rows = true class, columns = predicted, classes 0, 1
     roc: tuple[list[float], list[float], list[float]]  # fpr, tpr, thresholds
 
@@ -48,18 +41,10 @@ def downsample_roc(
     )
 
 
-def evaluate(model, frame: pd.DataFrame) -> Evaluation:
+def curves(model, frame: pd.DataFrame) -> Curves:
     x, y = features.features_and_label(frame)
     proba = model.predict_proba(x)[:, 1]
     predicted = (proba >= THRESHOLD).astype(np.int64)
-    metrics = {
-        "accuracy": float(accuracy_score(y, predicted)),
-        "precision": float(precision_score(y, predicted, zero_division=0)),
-        "recall": float(recall_score(y, predicted, zero_division=0)),
-        "f1": float(f1_score(y, predicted, zero_division=0)),
-        "roc_auc": float(roc_auc_score(y, proba)),
-        "log_loss": float(log_loss(y, proba, labels=[0, 1])),
-    }
     matrix = confusion_matrix(y, predicted, labels=[0, 1])
     roc = downsample_roc(*roc_curve(y, proba))
-    return Evaluation(metrics, [[int(v) for v in row] for row in matrix], roc)
+    return Curves([[int(v) for v in row] for row in matrix], roc)

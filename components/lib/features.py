@@ -17,12 +17,6 @@ from components.lib import schema
 
 DERIVED_FEATURES = ("loan_to_income", "payment_to_income", "has_late_payments")
 
-# The module's callables a fitted pipeline references; model loading must trust them.
-PICKLED_CALLABLES = (
-    "components.lib.features.add_derived_features",
-    "components.lib.features.derived_feature_names",
-)
-
 
 def monthly_payment(amount, annual_rate_percent, term_months):
     """Annuity instalment; a zero rate degenerates to straight division."""

@@ -8,11 +8,8 @@ intermediate metrics while the fit runs.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,10 +24,6 @@ from components.lib import features, schema
 # Share of the training set held out to score every boosting stage. The model is
 # fitted on the rest so the curve describes the very model that is shipped.
 VALIDATION_FRACTION = 0.2
-
-# skops (MLflow's default format) loads only types it is told to trust. These are
-# ours and sklearn's tree storage; the list is stored in MLmodel for every loader.
-TRUSTED_TYPES = [*features.PICKLED_CALLABLES, "sklearn.tree._tree.Tree"]
 
 
 @dataclass(frozen=True)
@@ -163,52 +156,3 @@ def train(
     metrics["train_rows"] = float(len(fit_part))
     metrics["validation_rows"] = float(len(val_part))
     return TrainResult(pipeline, history, metrics)
-
-
-def save(pipeline: Pipeline, path: str | Path, example: pd.DataFrame, params: TrainParams) -> None:
-    """Write an MLflow model that loads (and MLServer serves) in a fresh process.
-
-    The pickle names ``components.lib.features``; the model carries a minimal
-    ``components`` package holding only ``lib``, so loading needs neither KFP nor
-    this repository on the path.
-    """
-    import mlflow
-    import mlflow.sklearn
-    import sklearn
-    from mlflow.models import ModelSignature
-    from mlflow.types import Schema, TensorSpec
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    example = example[list(schema.FEATURES)].head(5).reset_index(drop=True)
-    # predict() returns the class label, 1 = default; probabilities via predict_proba.
-    outputs = Schema([TensorSpec(np.dtype(np.int64), (-1,))])
-    signature = ModelSignature(inputs=schema.model_input_schema(), outputs=outputs)
-    # Pinned explicitly: inferring requirements would re-load the model in a subprocess.
-    requirements = [
-        f"mlflow=={mlflow.__version__}",
-        f"scikit-learn=={sklearn.__version__}",
-        f"numpy=={np.__version__}",
-        f"pandas=={pd.__version__}",
-    ]
-    lib_dir = Path(__file__).resolve().parent
-    with tempfile.TemporaryDirectory() as staging:
-        package = Path(staging) / "components"
-        package.mkdir()
-        (package / "__init__.py").write_text('"""Model code: only components.lib."""\n')
-        shutil.copytree(lib_dir, package / "lib", ignore=shutil.ignore_patterns("__pycache__"))
-        mlflow.sklearn.save_model(
-            pipeline,
-            str(path),
-            signature=signature,
-            input_example=example,
-            code_paths=[str(package)],
-            pip_requirements=requirements,
-            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-            skops_trusted_types=TRUSTED_TYPES,
-            metadata={
-                "params": asdict(params),
-                "label": schema.LABEL,
-                "classes": list(schema.CLASS_NAMES),
-            },
-        )

@@ -1,7 +1,8 @@
 """The loans table, declared once.
 
-Validation checks incoming data against these columns and the trained model's
-MLflow signature is built from them, so the two can never disagree.
+Validation conforms incoming data to these columns and dtypes, and the trained
+model's MLflow signature is inferred from that conformed frame, so the two can
+never disagree.
 """
 
 from __future__ import annotations
@@ -12,14 +13,8 @@ from typing import Literal
 Kind = Literal["int", "float", "category", "id"]
 Role = Literal["id", "feature", "label"]
 
-# pandas dtype a validated frame carries, and the MLflow signature type it maps to.
+# pandas dtype a validated frame carries (the served model's signature follows from it).
 PANDAS_DTYPES: dict[str, str] = {"int": "int64", "float": "float64", "category": "str", "id": "str"}
-MLFLOW_TYPES: dict[str, str] = {
-    "int": "long",
-    "float": "double",
-    "category": "string",
-    "id": "string",
-}
 
 
 @dataclass(frozen=True)
@@ -83,10 +78,3 @@ NUMERIC_FEATURES: tuple[str, ...] = tuple(
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(
     c.name for c in COLUMNS if c.role == "feature" and c.kind == "category"
 )
-
-
-def model_input_schema():
-    """The served model's input: the raw feature columns, typed as validation expects them."""
-    from mlflow.types import ColSpec, Schema
-
-    return Schema([ColSpec(MLFLOW_TYPES[BY_NAME[n].kind], n) for n in FEATURES])

@@ -153,7 +153,10 @@ class Project:
                 )
                 for p, src in task.params.items()
             }
-            return _call_step(func, task, dict(zip(names, inputs, strict=True)), kwargs)
+            from onepipe.pipeline.context import StepContext, use
+
+            with use(StepContext.from_settings(settings)):
+                return _call_step(func, task, dict(zip(names, inputs, strict=True)), kwargs)
 
         call.__name__ = name
         call.__doc__ = func.__doc__

@@ -179,6 +179,8 @@ def _describe(err: dict) -> str:
         return "unknown key"
     if kind == "missing":
         return "missing required key"
+    if kind == "value_error" and err.get("ctx", {}).get("error") is not None:
+        return str(err["ctx"]["error"])
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         return f"expected one of {expected}, found {found!r}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from onepipe.config.base import Section
 from onepipe.config.kfp import KfpConfig
@@ -66,6 +66,31 @@ class ModelConfig(Section):
     step: str = "train"  # the step whose Model output is registered
     output: str = "model"
     metrics_step: str = "evaluate"  # the step whose Metrics become the run's metrics
+    # binary | multiclass | regression. Absent: the task the step helpers recorded with
+    # the model (onepipe.task on the version), else a guess from the logged values.
+    task: Literal["binary", "multiclass", "regression"] | None = None
+    # The data column holding the truth: what feedback carries (the demo's traffic
+    # reads it), the column the drift profile leaves out. Absent: the one recorded
+    # with the model.
+    label: str | None = None
+    # The project's metrics, primary first: a known name (rmse, roc_auc, ...) or
+    # {name: maximize|minimize}. Absent: the task's defaults (onepipe.quality).
+    metrics: list[str | dict[str, str]] = Field(default_factory=list)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_or_directed(cls, value: list) -> list:
+        from onepipe.quality.metrics import parse_declared
+
+        parse_declared(value)  # ValueError -> one config error naming model.metrics
+        return value
+
+    @property
+    def declared_metrics(self):
+        """``metrics`` as ``MetricSpec``s (name and direction)."""
+        from onepipe.quality.metrics import parse_declared
+
+        return parse_declared(self.metrics)
 
 
 class ImageConfig(Section):

@@ -79,7 +79,7 @@ class Settings(BaseModel):
             pipeline=cfg.pipeline,
             model=cfg.model,
             kubernetes=cfg.kubernetes,
-            sweep=cfg.sweep,
+            sweep=_with_objective(cfg.sweep, cfg.model),
             serve=cfg.serve,
             monitor=cfg.monitor,
             kfp=cfg.kfp,
@@ -160,6 +160,17 @@ class Settings(BaseModel):
     def model_name(self) -> str:
         return self.model.name
 
+    @property
+    def task(self) -> str | None:
+        """The declared task (``model.task``); None means: ask the model version."""
+        return self.model.task
+
+    def metrics_for(self, task: str | None = None):
+        """The project's metrics (primary first): declared, else ``task``'s defaults."""
+        from onepipe.quality.metrics import resolve_metrics
+
+        return resolve_metrics(self.model.task or task, self.model.declared_metrics)
+
     def logical(self) -> dict[str, Any]:
         """What makes two runs 'the same config': the merged file plus env and variant."""
         return {"env": self.env, "variant": self.variant, "config": self.source}
@@ -206,3 +217,34 @@ class Settings(BaseModel):
             "monitor": self.monitor.model_dump(),
             "kfp": self.kfp.model_dump(),
         }
+
+
+def _with_objective(sweep: SweepConfig, model: ModelConfig) -> SweepConfig:
+    """The sweep section with its objective defaulted to the project's primary metric.
+
+    Left unset when neither the objective nor ``model.task``/``model.metrics`` says:
+    ``sweep.space.check_space`` then refuses the sweep with one line saying what to declare.
+    """
+    from onepipe.quality.metrics import resolve_metrics
+
+    objective = sweep.objective
+    metrics = resolve_metrics(model.task, model.declared_metrics)
+    name = objective.objectiveMetricName or (metrics[0].name if metrics else None)
+    direction = objective.type
+    if direction is None and name is not None:
+        known = {m.name: m.direction for m in metrics}
+        from onepipe.quality.metrics import METRICS
+
+        if name in known:
+            direction = known[name]
+        elif name in METRICS:
+            direction = METRICS[name].direction
+    if name == objective.objectiveMetricName and direction == objective.type:
+        return sweep
+    return sweep.model_copy(
+        update={
+            "objective": objective.model_copy(
+                update={"objectiveMetricName": name, "type": direction}
+            )
+        }
+    )

@@ -45,8 +45,10 @@ class ParameterSpec(Section):
 
 
 class Objective(Section):
-    type: Literal["maximize", "minimize"] = "maximize"
-    objectiveMetricName: str = "roc_auc"
+    # Both default to the project's primary metric (model.metrics, else the task's
+    # defaults) and its direction; Settings.build fills them in.
+    type: Literal["maximize", "minimize"] | None = None
+    objectiveMetricName: str | None = None
     additionalMetricNames: list[str] = Field(default_factory=list)
     goal: float | None = None  # stop once a trial reaches it (Katib semantics)
 

@@ -12,7 +12,6 @@ Categorical feature: the training categories and their counts.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +68,6 @@ def build_profile(
 ) -> dict[str, Any]:
     profile: dict[str, Any] = {
         "format": FORMAT,
-        "created": time.time(),
         "rows": int(len(frame)),
         "numeric": {c: _numeric(frame[c].to_numpy(dtype=float)) for c in numeric},
         "categorical": {c: _categorical(frame[c]) for c in categorical},

@@ -42,9 +42,22 @@ def _file_sha(path: Path) -> str:
     return h.hexdigest()
 
 
-def step_key(component: str, code_hash: str, params: dict[str, Any], inputs: dict[str, str]) -> str:
+def step_key(
+    component: str,
+    code_hash: str,
+    params: dict[str, Any],
+    inputs: dict[str, str],
+    context: str = "",
+) -> str:
+    """``context``: the key of the step context (task, label, metrics) the step may read."""
     blob = json.dumps(
-        {"component": component, "code": code_hash, "params": params, "inputs": inputs},
+        {
+            "component": component,
+            "code": code_hash,
+            "params": params,
+            "inputs": inputs,
+            "context": context,
+        },
         sort_keys=True,
         default=str,
     )

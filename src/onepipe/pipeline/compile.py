@@ -17,6 +17,8 @@ import yaml
 from onepipe.config import Settings
 from onepipe.errors import UsageError
 from onepipe.pipeline.codehash import project_imports
+from onepipe.pipeline.context import ENV_VAR as CONTEXT_ENV
+from onepipe.pipeline.context import StepContext
 
 try:  # libyaml makes re-reading the cached IR ~10x faster
     _Loader = yaml.CSafeLoader
@@ -42,6 +44,7 @@ def source_hash(settings: Settings) -> str:
     for f in sorted(files):
         h.update(str(f).encode() + b"\0" + f.read_bytes())
     h.update(f"{settings.pipeline.function}\0{settings.image.pinned}".encode())
+    h.update(StepContext.from_settings(settings).to_json().encode())
     h.update(_kfp_version().encode())
     return h.hexdigest()[:24]
 
@@ -98,7 +101,12 @@ def _compile(settings: Settings) -> dict[str, Any]:
         out = Path(tmp) / "pipeline.yaml"
         compiler.Compiler().compile(func, str(out))
         ir = yaml.load(out.read_text(), Loader=_Loader)
+    # Every step's pod reads the step context (task, label, metrics) from its environment.
+    context = {"name": CONTEXT_ENV, "value": StepContext.from_settings(settings).to_json()}
     for executor in ir.get("deploymentSpec", {}).get("executors", {}).values():
         if "container" in executor:
-            executor["container"]["image"] = settings.image.pinned  # repo@sha256 when pinned
+            container = executor["container"]
+            container["image"] = settings.image.pinned  # repo@sha256 when pinned
+            env = [e for e in container.get("env", []) if e.get("name") != CONTEXT_ENV]
+            container["env"] = [*env, context]
     return ir

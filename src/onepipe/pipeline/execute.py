@@ -19,6 +19,7 @@ from onepipe.config import Settings
 from onepipe.errors import RunFailed
 from onepipe.pipeline.cache import StepCache
 from onepipe.pipeline.compile import compile_ir
+from onepipe.pipeline.context import StepContext
 from onepipe.pipeline.graph import PipelineGraph
 from onepipe.pipeline.protocol import NullListener, RunListener, RunPlan, StepResult
 from onepipe.plugins import load_backend
@@ -128,6 +129,7 @@ def build_plan(settings: Settings, *, use_cache: bool = True) -> tuple[RunPlan, 
         project_root=settings.root,
         pipeline_module=settings.pipeline.module,
         use_cache=use_cache,
+        context=StepContext.from_settings(settings),
     )
     return plan, data_refs
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from onepipe.pipeline.context import StepContext
 from onepipe.pipeline.graph import PipelineGraph
 
 
@@ -78,6 +79,7 @@ class RunPlan:
     project_root: Path
     pipeline_module: str
     use_cache: bool = True
+    context: StepContext = field(default_factory=StepContext)  # what steps may read beyond params
 
 
 class RunListener(Protocol):

@@ -161,6 +161,17 @@ def check_space(settings: Settings, *, local: bool = False) -> list[SearchParam]
             f"{file}: sweep.parameters: empty (expected at least one param to search, "
             "e.g. {name: max_depth, parameterType: int, feasibleSpace: {min: 2, max: 6}})"
         )
+    objective = cfg.objective
+    if objective.objectiveMetricName is None:
+        raise ConfigError(
+            f"{file}: sweep.objective.objectiveMetricName: not set and no metric to default to "
+            "(expected model.task, model.metrics or the objective itself)"
+        )
+    if objective.type is None:
+        raise ConfigError(
+            f"{file}: sweep.objective.type: {objective.objectiveMetricName!r} is not a metric "
+            "onepipe knows (expected type: maximize or minimize, or the metric in model.metrics)"
+        )
     params = settings.params
     seen: set[str] = set()
     out = []

@@ -15,6 +15,7 @@ from typing import Any
 from onepipe.errors import UsageError
 from onepipe.pipeline.cache import StepCache, content_hash, step_key
 from onepipe.pipeline.codehash import step_code_hash
+from onepipe.pipeline.context import use as use_context
 from onepipe.pipeline.graph import TaskSpec, coerce_param
 from onepipe.pipeline.protocol import ArtifactRecord, RunListener, RunPlan, StepResult
 
@@ -123,7 +124,8 @@ class InProcessRunner:
             cls = _SCHEMA_TITLE_TO_TYPE.get(schema, Artifact)
             out_objs[name] = cls(name=name, uri=str(_output_path(staging, name)), metadata={})
         kwargs.update(out_objs)
-        func(**kwargs)
+        with use_context(plan.context):
+            func(**kwargs)
         records = {}
         for name, obj in out_objs.items():
             path = _output_path(staging, name)
@@ -168,7 +170,11 @@ def _task_key(task: TaskSpec, plan: RunPlan, produced: dict[tuple[str, str], Art
     params = {name: _param_value(task, name, src, plan) for name, src in task.params.items()}
     input_hashes = {name: produced[src].hash for name, src in task.artifacts.items()}
     key = step_key(
-        task.component, step_code_hash(task.source, plan.project_root), params, input_hashes
+        task.component,
+        step_code_hash(task.source, plan.project_root),
+        params,
+        input_hashes,
+        context=plan.context.key,
     )
     return key, params, input_hashes
 

@@ -16,21 +16,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from onepipe.pipeline.cache import content_hash
+from onepipe.pipeline.context import ENV_VAR as CONTEXT_ENV
+from onepipe.pipeline.context import StepContext
 from onepipe.pipeline.protocol import ArtifactRecord, RunListener, RunPlan, StepResult
 
 
 @contextlib.contextmanager
-def _project_on_path(root: Path) -> Iterator[None]:
-    # Step subprocesses import the project's components; in an image they are on PYTHONPATH too.
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *([old] if old else [])])
+def _step_environment(root: Path, context: StepContext) -> Iterator[None]:
+    # Step subprocesses import the project's components (in an image they are on PYTHONPATH
+    # too) and read the step context as a pod would: kfp.local passes os.environ down.
+    old = {name: os.environ.get(name) for name in ("PYTHONPATH", CONTEXT_ENV)}
+    path = old["PYTHONPATH"]
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *([path] if path else [])])
+    os.environ[CONTEXT_ENV] = context.to_json()
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class KfpLocalRunner:
@@ -62,7 +68,7 @@ class KfpLocalRunner:
             listener.step_started(task.name, "", {})  # output paths are not known up front
         started = time.time()
         error = None
-        with _project_on_path(plan.project_root), warnings.catch_warnings():
+        with _step_environment(plan.project_root, plan.context), warnings.catch_warnings():
             # kfp.local warns that a custom image runs in this interpreter: that is the point here.
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
