@@ -97,6 +97,7 @@ def register_best(
     settings: Settings, *, sweep: str, trial_name: str, trial_run_id: str, parent_run_id: str | None
 ) -> ModelRef:
     """Register the best trial's model as ``challenger``, tagged with the sweep it won."""
+    from onepipe.tracking.modelfacts import TAGS
     from onepipe.tracking.registry import register
 
     client = client_for(settings)
@@ -111,6 +112,8 @@ def register_best(
         "onepipe.sweep": sweep,
         "onepipe.trial": trial_name,
         "onepipe.sweep_run": parent_run_id or "",
+        # The model's task and label, which the trial copied from the model onto its run.
+        **{k: v for k, v in run.data.tags.items() if k in TAGS.values()},
     }
     # The trial (maybe in a pod) logged the model under "model" of its run: register that.
     ref, _ = register(settings, trial_run_id, None, model_hash, alias=CHALLENGER, tags=lineage_tags)

@@ -20,6 +20,7 @@ from onepipe.config import Settings
 from onepipe.pipeline.protocol import StepResult
 from onepipe.sweep.follow import JsonLinesFollower, read_rows
 from onepipe.sweep.metrics import metric_line
+from onepipe.tracking.modelfacts import facts_tags
 
 # The model step's output holding one JSON line of metrics per boosting stage.
 HISTORY_OUTPUT = "history"
@@ -208,6 +209,9 @@ def _attach_model(settings: Settings, result) -> None:
     client = client_for(settings)
     client.log_artifacts(result.run_id, str(model.path), "model")
     client.set_tag(result.run_id, "onepipe.model_hash", model.hash)
+    # Task and label recorded in the model, for the version the sweep may register from it.
+    for key, value in facts_tags(model.path).items():
+        client.set_tag(result.run_id, key, value)
 
 
 def _mark_killed(settings: Settings, sweep: str, trial_name: str) -> None:

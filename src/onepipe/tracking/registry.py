@@ -11,6 +11,7 @@ from onepipe.errors import NotFoundError, UsageError, closest
 from onepipe.tracking.aliases import CHALLENGER, CHAMPION, resolve_alias
 from onepipe.tracking.aliases import alias as role_alias
 from onepipe.tracking.client import client_for
+from onepipe.tracking.modelfacts import facts_tags
 
 _SPEC = re.compile(r"^(?P<name>[^@/]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$")
 
@@ -93,6 +94,8 @@ def register(
 
     client = client_for(settings)
     name = settings.model_name
+    # What the step helpers recorded in the model (task, label) travels as version tags.
+    tags = {**facts_tags(model_dir), **(tags or {})}
     try:
         client.get_registered_model(name)
     except MlflowException:
