@@ -34,9 +34,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src components pipelines tests bench
 
 # Re-resolve the pinned environment after editing pyproject.toml dependencies.
+# requirements.lock: dev tools + every extra (what .venv gets). components/requirements.lock:
+# the training image, which runs the cluster side (trials, Pachyderm worker, monitor, drift
+# job): core + IMAGE_EXTRAS. It is seeded with requirements.lock's pins, which uv keeps as
+# preferences, so both files pin the same versions (tests/package/test_locks.py checks).
+IMAGE_EXTRAS := cluster pachyderm postgres
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-header -o components/requirements.lock
+	cp requirements.lock components/requirements.lock
+	$(BIN)/uv pip compile pyproject.toml $(IMAGE_EXTRAS:%=--extra %) --python-version 3.11 --no-header -o components/requirements.lock
 
 clean:
 	rm -rf $(VENV) .onepipe .pytest_cache

@@ -31,6 +31,10 @@ class NotFoundError(OnepipeError):
     """A named thing (ref, repo, model, run) does not exist."""
 
 
+class MissingExtra(OnepipeError):
+    """A command needs an optional part of onepipe (an extra) that is not installed."""
+
+
 class RunFailed(OnepipeError):
     """A pipeline run, a step or a trial failed; exit code 1 as for any failed run."""
 

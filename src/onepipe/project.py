@@ -163,6 +163,14 @@ class Project:
         return call
 
     # ---- data and models -----------------------------------------------------
+    def put(self, repo: str, files: list[str | Path], message: str = "") -> DataRef:
+        """Commit files to a data repo (created if new), as ``onepipe data put`` does."""
+        from onepipe.data import open_store
+
+        store = open_store(self.settings)
+        commit = store.put(repo, [Path(f) for f in files], message=message)
+        return DataRef(store, commit.ref, commit)
+
     def data(self, ref: str) -> DataRef:
         from onepipe.data import open_store
 

@@ -1,6 +1,9 @@
-"""helm/onepipe rendered and linted with Helm's own engine (helm-python-sdk, in-process).
+"""The packaged chart (src/onepipe/k8s/chart) rendered and linted with Helm's own engine
+(helm-python-sdk, in-process).
 
-For every values-<env>.yaml: ``helm lint --strict`` is clean, every rendered
+For every environment, with the chart's values-<env>.yaml preset and this project's
+manifests/overlays/<env>/helm-values.yaml on top (the two ``-f`` files of the install
+command): ``helm lint --strict`` is clean, every rendered
 object validates (Kubernetes schemas, or a structural schema for the Prometheus
 Operator kinds), every pod keeps the security rules, and the chart's Service
 names are the addresses onepipe.yaml points at. No cluster is involved.
@@ -17,10 +20,12 @@ import pytest
 import yaml
 from cluster_checks import pod_security_violations, pod_template, validate_object
 
+from onepipe.config.loader import deep_merge  # helm merges -f files the same way
+
 helm = pytest.importorskip("helm_python", reason="helm-python-sdk is not installed")
 
 REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "helm" / "onepipe"
+CHART = REPO / "src" / "onepipe" / "k8s" / "chart"
 ENVS = ("dev", "test", "acc", "prod")
 METRICS = {
     "onepipe_requests_total",
@@ -32,7 +37,9 @@ METRICS = {
 
 
 def _values(env: str) -> dict:
-    return yaml.safe_load((CHART / f"values-{env}.yaml").read_text())
+    preset = yaml.safe_load((CHART / f"values-{env}.yaml").read_text())
+    project = yaml.safe_load((REPO / "manifests/overlays" / env / "helm-values.yaml").read_text())
+    return deep_merge(preset, project)
 
 
 def _settings(env: str):
@@ -166,7 +173,12 @@ def test_prometheus_operator_objects_are_gated(rendered, chart):
         expected = env in ("acc", "prod")
         assert ("ServiceMonitor" in kinds) is expected, env
         assert ("PrometheusRule" in kinds) is expected, env
-    off = render(chart, {"monitor": {"enabled": False}, "prometheusRule": {"enabled": True}})
+    off = render(
+        chart,
+        deep_merge(
+            _values("dev"), {"monitor": {"enabled": False}, "prometheusRule": {"enabled": True}}
+        ),
+    )
     assert not by_kind(off, "ServiceMonitor")
 
 
@@ -261,7 +273,7 @@ def test_network_policies_cover_every_pod(rendered):
 )
 def test_a_wrong_value_fails_with_a_clear_message(chart, values, message):
     with pytest.raises(helm.HelmValuesError) as exc:
-        render(chart, values)
+        render(chart, deep_merge(_values("dev"), values))
     assert message in str(exc.value)
 
 

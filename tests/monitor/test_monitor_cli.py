@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from serve_helpers import load
 
 from onepipe.monitor.protocol import PredictionRecord
@@ -117,13 +120,17 @@ def test_canary_analyze_auto_promotes_and_records_reason(project, monkeypatch, c
     assert code == 0
     result = json.loads(cap.out)
     assert result["verdict"] == "promote" and result["applied"] is None
-    assert result["evidence"]["accuracy_test"]["p_value"] < 0.01
+    assert (result["evidence"]["task"], result["evidence"]["loss"]) == ("binary", "zero_one")
+    test = result["evidence"]["loss_test"]
+    assert (test["champion"]["mean"], test["challenger"]["mean"]) == pytest.approx((0.22, 0.14))
+    assert test["upper"] < test["margin"] == pytest.approx(0.1 * 0.22)
 
     code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--auto")
     assert code == 0, cap.err
     assert cap.out.startswith("promote:") and "promoted credit-risk v2" in cap.err
     latest = deployments.history(settings, limit=1)[0]
     assert latest.action == "promote" and latest.state.champion == "2"
+    assert (latest.state.challenger, latest.state.canary) == (None, 0)  # all traffic to v2
     assert latest.reason.startswith("canary analyze --auto: promote")
 
 
@@ -165,3 +172,107 @@ def test_canary_analyze_auto_rollback_withdraws_only_the_live_challenger(
     with pytest.raises(UsageError, match="does not route to challenger v2"):
         apply_verdict(settings, stale)
     assert deployments.history(settings, limit=1)[0].id == latest.id  # nothing recorded
+
+
+@contextmanager
+def _regression_project(project):
+    """The project declares a regression model (``model.task``, RMSE first) for a while."""
+    path = project / "onepipe.yaml"
+    before = path.read_text()
+    cfg = yaml.safe_load(before)
+    cfg["model"].update(task="regression", metrics=["rmse", "mae"])
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    try:
+        yield load(project)
+    finally:
+        path.write_text(before)
+
+
+def _regression_traffic(store, noise_sd: dict[str, float], prefix: str, n: int, seed: int):
+    """``n`` one-row requests per version with float answers and truths; each version's
+    errors are N(0, noise_sd[version])."""
+    rng = np.random.default_rng(seed)
+    now, recs, truths = time.time(), [], {}
+    for version, sd in noise_sd.items():
+        for i in range(n):
+            truth = float(rng.normal(100.0, 30.0))
+            rid = f"{prefix}{version}-{i}"
+            truths[rid] = truth
+            recs.append(
+                PredictionRecord(
+                    rid,
+                    now,
+                    "credit-risk",
+                    version,
+                    "",
+                    latency_ms=4.0,
+                    n_rows=1,
+                    inputs={"age": [40]},
+                    outputs=[truth + float(rng.normal(0.0, sd))],
+                )
+            )
+    store.write_batch(recs)
+    for rid, truth in truths.items():
+        store.add_feedback(rid, [truth])
+
+
+def _canary_of_v2(settings, store) -> None:
+    from onepipe.serve import deployments
+    from onepipe.tracking.registry import promote
+
+    promote(settings, settings.model_name, "1")
+    deployments.deploy(settings, canary=30, challenger="2", reason="canary for analysis")
+    with store._lock:
+        store._conn().execute("DELETE FROM onepipe_predictions")
+
+
+def test_canary_analyze_auto_rolls_back_a_worse_regressor(project, monkeypatch, capsys):
+    """Exact-match accuracy is 0 for both regressors, which used to read as "no worse":
+    the challenger's squared error is ~36% above the champion's, so it is withdrawn."""
+    from onepipe.monitor.store import open_store
+    from onepipe.serve import deployments
+
+    with _regression_project(project) as settings:
+        store = open_store(settings)
+        _canary_of_v2(settings, store)
+        _regression_traffic(store, {"1": 50.0, "2": 50.0 * np.sqrt(1.36)}, "g", 1000, seed=3)
+        store.close()
+        code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--json")
+        assert code == 0, cap.err
+        result = json.loads(cap.out)
+        assert result["verdict"] == "rollback", result["reason"]
+        assert (result["evidence"]["task"], result["evidence"]["loss"]) == (
+            "regression",
+            "squared_error",
+        )
+        test = result["evidence"]["loss_test"]
+        ratio = test["challenger"]["mean"] / test["champion"]["mean"]
+        assert ratio == pytest.approx(1.36, abs=0.15)
+
+        code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--auto")
+        assert code == 0, cap.err
+        assert cap.out.startswith("rollback: challenger is significantly worse: mean squared_error")
+    latest = deployments.history(settings, limit=1)[0]
+    assert latest.action == "rollback" and "squared_error" in latest.reason
+    assert (latest.state.champion, latest.state.challenger, latest.state.canary) == ("1", None, 0)
+
+
+def test_canary_analyze_auto_waits_without_enough_evidence(project, monkeypatch, capsys):
+    """Equal regressors on 300 labelled rows each: not yet shown within the margin, so
+    --auto changes nothing (it used to promote: both exact-match accuracies were 0)."""
+    from onepipe.monitor.store import open_store
+    from onepipe.serve import deployments
+
+    with _regression_project(project) as settings:
+        store = open_store(settings)
+        _canary_of_v2(settings, store)
+        _regression_traffic(store, {"1": 50.0, "2": 50.0}, "w", 300, seed=4)
+        store.close()
+        before = deployments.history(settings, limit=1)[0]
+        code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--auto")
+    assert code == 0, cap.err
+    assert cap.out.startswith("wait: not enough evidence either way: mean squared_error")
+    assert "--auto: nothing to apply (wait)" in cap.err
+    latest = deployments.history(settings, limit=1)[0]
+    assert latest.id == before.id
+    assert (latest.state.champion, latest.state.challenger, latest.state.canary) == ("1", "2", 30)

@@ -120,6 +120,6 @@ def test_serve_on_a_busy_port_is_one_line_error(project):
     assert (
         r.stderr.strip()
         .splitlines()[-1]
-        .startswith(f"error: gateway port 127.0.0.1:{port}: cannot listen")
+        .startswith(f"error: gateway port {port} on 127.0.0.1 is taken by another process")
     )
     assert "Traceback" not in r.stderr

@@ -5,13 +5,13 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from onepipe.cli.json_stdout import write_document
 from onepipe.config import Settings, load_settings
 
 ConfigOpt = Annotated[
@@ -67,4 +67,4 @@ def resolve(
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    write_document(json.dumps(obj, indent=2, default=str) + "\n")

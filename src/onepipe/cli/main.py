@@ -9,6 +9,7 @@ import click
 import typer
 
 from onepipe import __version__
+from onepipe.cli.json_stdout import stdout_reserved_for_json
 from onepipe.errors import OnepipeError
 
 app = typer.Typer(
@@ -40,6 +41,8 @@ def _register() -> None:
     from onepipe.cli import (
         config_cmd,
         data_cmd,
+        demo_cmd,
+        init_cmd,
         kfp_cmd,
         loop_cmd,
         model_cmd,
@@ -52,6 +55,8 @@ def _register() -> None:
         up_cmd,
     )
 
+    init_cmd.register(app)  # `onepipe init`
+    demo_cmd.register(app)  # `onepipe demo`
     app.add_typer(config_cmd.app, name="config", help="Show the resolved configuration.")
     app.add_typer(data_cmd.app, name="data", help="Versioned data: repos, branches, commits.")
     run_cmd.register(app)
@@ -74,6 +79,8 @@ def _quiet_libraries() -> None:
     import logging
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow sets its logger's level from this when it is imported, after this runs.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     for name in ("mlflow", "alembic", "kfp", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -83,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI: exit 0 ok, 1 a run failed, 2 usage or config error; never a traceback."""
     _quiet_libraries()
     try:
-        # With standalone_mode off, typer.Exit(n) comes back as the return value.
-        rv = app(args=argv, standalone_mode=False, prog_name="onepipe")
+        args = sys.argv[1:] if argv is None else argv
+        # With --json, stdout is the JSON's alone: libraries and child processes print to stderr.
+        with stdout_reserved_for_json("--json" in args):
+            # With standalone_mode off, typer.Exit(n) comes back as the return value.
+            rv = app(args=args, standalone_mode=False, prog_name="onepipe")
         return rv if isinstance(rv, int) else 0
     except OnepipeError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -156,38 +156,50 @@ def reproduce(
 
 
 def models(config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False) -> None:
-    """List registered versions of the project's model with their aliases and metrics."""
+    """List registered versions of the project's model: aliases, task and the project's metrics."""
+    from mlflow.exceptions import MlflowException
+
+    from onepipe.monitor.task import newest_task, task_for
     from onepipe.tracking.client import client_for
 
     settings = resolve(config, env)
     client = client_for(settings)
+    name = settings.model_name
+    found = client.search_model_versions(f"name='{name}'")
+    try:  # search_model_versions leaves aliases out: the registered model has them all
+        aliases = client.get_registered_model(name).aliases if found else {}
+    except MlflowException:
+        aliases = {}
     rows = []
-    for mv in sorted(
-        client.search_model_versions(f"name='{settings.model_name}'"), key=lambda v: int(v.version)
-    ):
-        metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+    for mv in sorted(found, key=lambda v: int(v.version)):
+        version = str(mv.version)
         rows.append(
             {
-                "version": str(mv.version),
-                "aliases": list(mv.aliases or []),
+                "version": version,
+                "aliases": sorted(a for a, v in aliases.items() if str(v) == version),
                 "run_id": mv.run_id,
-                "metrics": metrics,
+                "task": task_for(settings, version),
+                "metrics": client.get_run(mv.run_id).data.metrics if mv.run_id else {},
             }
         )
+    task = newest_task({r["version"]: r["task"] for r in rows})
+    # The project's metrics, primary first; with none known, every metric the runs logged.
+    specs = [m.to_dict() for m in settings.metrics_for(task)]
+    columns = [m["name"] for m in specs] or sorted({k for r in rows for k in r["metrics"]})
     if json_:
-        print_json(rows)
+        print_json({"model": name, "task": task, "metrics": specs, "versions": rows})
         return
     from rich.table import Table
 
     table = Table(show_edge=False)
-    for col in ("version", "aliases", "run", "roc_auc", "accuracy"):
+    for col in ("version", "aliases", "task", "run", *columns):
         table.add_column(col)
     for r in rows:
         table.add_row(
             r["version"],
             ", ".join(r["aliases"]),
-            r["run_id"][:12],
-            f"{r['metrics'].get('roc_auc', float('nan')):.4f}",
-            f"{r['metrics'].get('accuracy', float('nan')):.4f}",
+            r["task"] or "-",
+            (r["run_id"] or "-")[:12],
+            *(f"{r['metrics'][c]:.4f}" if c in r["metrics"] else "-" for c in columns),
         )
     out.print(table)

@@ -38,17 +38,24 @@ def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
     return f"{value:.{digits}f}{unit}"
 
 
+def _live_quality(v: dict[str, Any]) -> str:
+    """``v1 (regression): rmse 1.234, mae 0.987, r2 0.912 on 240 labelled rows``."""
+    metrics = dict(v.get("metrics") or {})
+    labelled = int(metrics.pop("labelled", 0))
+    head = f"v{v['version']} ({v.get('task') or 'task unknown'}): "
+    if not labelled:
+        return head + "no feedback yet"
+    values = ", ".join(f"{k} {val:.3f}" for k, val in metrics.items())
+    return head + f"{values or 'no live metric for its task'} on {labelled} labelled rows"
+
+
 def _print_status(report: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"{report['model']} (env {report['env']})", title_justify="left")
-    for col in ("version", "role", "requests", "errors", "p50", "p99", "live metrics", "drift"):
+    for col in ("version", "role", "requests", "errors", "p50", "p99", "drift"):
         table.add_column(col)
     for v in report["versions"]:
-        metrics = ", ".join(
-            f"{k} {val:.3f}" if k != "labelled" else f"labelled {int(val)}"
-            for k, val in (v.get("metrics") or {}).items()
-        )
         table.add_row(
             v["version"],
             v["role"],
@@ -56,10 +63,13 @@ def _print_status(report: dict[str, Any]) -> None:
             f"{v.get('error_rate', 0.0):.1%}",
             _fmt(v.get("latency_p50_ms"), " ms"),
             _fmt(v.get("latency_p99_ms"), " ms"),
-            metrics or "no feedback yet",
             v.get("drift_status", "-"),
         )
     out.print(table)
+    # One line per version (the metrics differ per task; a table column would wrap them away).
+    out.print("live quality (from feedback):")
+    for v in report["versions"]:
+        out.print("  " + _live_quality(v), highlight=False)
     for v in report["versions"]:
         if v.get("drift_error"):
             err.print(f"v{v['version']}: {v['drift_error']}")
@@ -212,12 +222,16 @@ def analyze(
         return
     out.print(f"{verdict.verdict}: {verdict.reason}")
     ev = verdict.evidence
+    test = ev.get("loss_test") or {}
     for arm in ("champion", "challenger"):
         s = ev.get(arm)
         if s:
+            labelled = (ev.get("labelled") or {}).get(arm, 0)
+            loss = test.get(arm)
+            quality = f", mean {ev['loss']} {loss['mean']:.4g} ± {loss['se']:.2g}" if loss else ""
             out.print(
                 f"  {arm:10} v{s['model_version']}: {s['requests']} requests, errors {s['error_rate']:.1%}, "
-                f"p99 {_fmt(s['latency_p99_ms'], ' ms')}, labelled {int((s.get('metrics') or {}).get('labelled', 0))}"
+                f"p99 {_fmt(s['latency_p99_ms'], ' ms')}, labelled {labelled}{quality}"
             )
     if applied:
         err.print(applied)

@@ -75,7 +75,7 @@ def print_summary(console: Console, result, settings) -> None:
         how = (
             "registered as new version, alias challenger"
             if result.model_is_new
-            else "unchanged model, existing version"
+            else f"identical model: reused version {result.model_version}, nothing registered"
         )
         console.print(f"model: {settings.model_name}/{result.model_version} ({how})")
     run = result.run_id or "queued, written to MLflow in the background"

@@ -1,4 +1,5 @@
-"""``onepipe render overlays``: kustomize base + one overlay per environment, from the config."""
+"""``onepipe render overlays`` (kustomize base + one overlay per environment, with the Helm
+chart's values) and ``onepipe render chart`` (a copy of the chart with the project's values)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,18 @@ from onepipe.cli.common import ConfigOpt, JsonOpt, VariantOpt, err, print_json, 
 def register(render_app: typer.Typer) -> None:
     """Add the command to the ``render`` group (built in sweep_cmd)."""
     render_app.command("overlays")(render_overlays)
+    render_app.command("chart")(render_chart)
+
+
+EnvsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--env", "-e", help="Only this environment (repeatable; default: all)."),
+]
 
 
 def render_overlays(
     config: ConfigOpt = None,
-    env: Annotated[
-        list[str] | None,
-        typer.Option("--env", "-e", help="Only this environment (repeatable; default: all)."),
-    ] = None,
+    env: EnvsOpt = None,
     variant: VariantOpt = None,
     output: Annotated[
         Path | None,
@@ -31,16 +36,9 @@ def render_overlays(
     json_: JsonOpt = False,
 ) -> None:
     """Write manifests/base and manifests/overlays/<env> (Katib, Seldon, Pachyderm, RBAC)."""
-    from onepipe.config.schema import ENVIRONMENTS
-    from onepipe.errors import UsageError
     from onepipe.k8s.render_overlays import render_all, write
 
-    envs = list(dict.fromkeys(env or ENVIRONMENTS))
-    for name in envs:
-        if name not in ENVIRONMENTS:
-            raise UsageError(
-                f"--env {name}: unknown environment (expected one of: {', '.join(ENVIRONMENTS)})"
-            )
+    envs = _envs(env)
     first = resolve(config, envs[0], variant)
     out_dir = output or (first.root / "manifests")
     files = render_all(lambda e: resolve(config, e, variant), envs)
@@ -55,6 +53,51 @@ def render_overlays(
         f"wrote {shown}/base ({len(paths)} files; apply: kubectl apply -k {shown}/overlays/<env>)",
         soft_wrap=True,
     )
+
+
+def render_chart(
+    config: ConfigOpt = None,
+    env: EnvsOpt = None,
+    variant: VariantOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Chart folder (default: charts/onepipe of the project)."
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Copy onepipe's Helm chart into the project, values-<env>.yaml holding its values."""
+    from onepipe.k8s.helm import RELEASE, write_chart
+
+    envs = _envs(env)
+    first = resolve(config, envs[0], variant)
+    out_dir = output or (first.root / "charts" / "onepipe")
+    paths = write_chart(lambda e: resolve(config, e, variant), envs, out_dir)
+    if json_:
+        print_json({"output": str(out_dir), "files": [str(p) for p in paths]})
+        return
+    shown = _short(out_dir)
+    err.print(f"wrote {shown} ({len(paths)} files); install with:", soft_wrap=True)
+    for name in envs:
+        ns = resolve(config, name, variant).kubernetes.namespace
+        err.print(
+            f"  helm upgrade --install {RELEASE} {shown} -n {ns} -f {shown}/values-{name}.yaml",
+            soft_wrap=True,
+        )
+
+
+def _envs(env: list[str] | None) -> list[str]:
+    from onepipe.config.schema import ENVIRONMENTS
+    from onepipe.errors import UsageError
+
+    envs = list(dict.fromkeys(env or ENVIRONMENTS))
+    for name in envs:
+        if name not in ENVIRONMENTS:
+            raise UsageError(
+                f"--env {name}: unknown environment (expected one of: {', '.join(ENVIRONMENTS)})"
+            )
+    return envs
 
 
 def _short(path: Path) -> str:

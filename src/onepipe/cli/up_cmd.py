@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -36,10 +37,7 @@ def up(
     settings = resolve(config, env, variant)
     objects = environment_objects(settings)
     ns = settings.kubernetes.namespace
-    helm = (
-        f"helm upgrade --install onepipe helm/onepipe -n {ns} "
-        f"-f helm/onepipe/values-{settings.env}.yaml"
-    )
+    helm = _helm_line(settings)
     if dry_run:
         if json_:
             print_json(objects)
@@ -66,3 +64,24 @@ def up(
     err.print(
         f"{len(done)} objects in namespace {ns}; the stack's own services: {helm}", soft_wrap=True
     )
+
+
+def _helm_line(settings) -> str:
+    """The chart's install command with the project's values file, and whether that file
+    is missing or stale (``onepipe render overlays`` writes it)."""
+    from onepipe.k8s.helm import VALUES_FILE, helm_command, values_text
+    from onepipe.k8s.render_overlays import shared
+
+    values = settings.root / "manifests" / "overlays" / settings.env / VALUES_FILE
+    line = helm_command(settings, _short(values))
+    if not values.exists() or values.read_text() != values_text(shared(settings)):
+        state = "missing" if not values.exists() else "not current"
+        line += f" ({_short(values)} is {state}: run `onepipe render overlays` first)"
+    return line
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from onepipe.config.base import Section
 
@@ -19,14 +21,49 @@ class DriftThresholds(Section):
 
 
 class CanaryThresholds(Section):
-    """Challenger vs champion on the same window."""
+    """Challenger vs champion on the same window, compared on a per-row loss."""
 
     min_samples: int = Field(200, ge=1)  # labelled rows per arm before quality decides
-    alpha: float = Field(0.05, gt=0, lt=1)  # two-sided test level on the accuracy difference
-    margin: float = Field(0.02, ge=0, lt=1)  # promote when accuracy is at most this much worse
+    # The per-row loss both arms are judged on: auto = the primary metric's own loss
+    # (rmse -> squared_error, mae -> absolute_error), else zero_one for a classifier and
+    # squared_error for a regressor. log_loss needs answers that are probabilities.
+    loss: Literal["auto", "zero_one", "log_loss", "squared_error", "absolute_error"] = "auto"
+    # One-sided level of each test: rollback when the challenger is worse at this level,
+    # promote when "worse by at least the margin" is rejected at this level.
+    alpha: float = Field(0.05, gt=0, lt=1)
+    # Relative to the champion's mean loss: 0.1 promotes a challenger shown to be at most
+    # 10% worse (an error rate of 0.20 -> 0.22, an MSE of 2500 -> 2750). Smaller needs more
+    # labelled rows; 0 promotes only a challenger shown to be better.
+    margin: float = Field(0.1, ge=0, lt=1)
     min_requests: int = Field(50, ge=1)  # requests per arm before the guards decide
     max_error_rate_increase: float = Field(0.02, ge=0, le=1)  # challenger - champion error rate
     max_p99_ratio: float = Field(1.5, gt=0)  # challenger p99 latency / champion p99
+
+
+class LiveQualityAlert(Section):
+    """The cluster's live-quality alert: the Helm chart's Prometheus rule and dashboard panel.
+
+    ``metric`` is one of the metrics the monitor exports live (``onepipe_live_metric``,
+    ``quality.metrics.LIVE``); unset, the first of the project's metrics that is live for
+    its task, else the task's first live metric. The rule fires when that metric is worse
+    than ``threshold`` (below it for a maximize metric, above it for rmse/mae) for ``for``.
+    """
+
+    metric: str | None = None
+    threshold: float | None = None  # None: no alert rule is rendered
+    for_: str = Field("30m", alias="for", pattern=r"^[0-9]+(s|m|h)$")
+
+    @field_validator("metric")
+    @classmethod
+    def _live(cls, value: str | None) -> str | None:
+        from onepipe.quality.metrics import LIVE
+
+        live = sorted({m for names in LIVE.values() for m in names})
+        if value is not None and value not in live:
+            raise ValueError(
+                f"expected a metric the monitor computes live ({', '.join(live)}), found {value!r}"
+            )
+        return value
 
 
 class MonitorConfig(Section):
@@ -44,3 +81,4 @@ class MonitorConfig(Section):
     port: int = Field(8080, ge=0, le=65535)
     drift: DriftThresholds = Field(default_factory=DriftThresholds)
     canary: CanaryThresholds = Field(default_factory=CanaryThresholds)
+    alert: LiveQualityAlert = Field(default_factory=LiveQualityAlert)

@@ -214,7 +214,7 @@ class Settings(BaseModel):
             "kubernetes": self.kubernetes.model_dump(),
             "sweep": self.sweep.model_dump(by_alias=True),
             "serve": self.serve.model_dump(by_alias=True),
-            "monitor": self.monitor.model_dump(),
+            "monitor": self.monitor.model_dump(by_alias=True),
             "kfp": self.kfp.model_dump(),
         }
 

@@ -52,6 +52,7 @@ from onepipe.data.refs import (
     unknown_ref,
 )
 from onepipe.errors import ConfigError, NotFoundError, OnepipeError, UsageError, closest
+from onepipe.extras import require
 
 PROVENANCE_TRAILER = "onepipe-provenance: "
 
@@ -102,6 +103,7 @@ class PachydermDataStore:
         timeout: float = 3.0,
     ) -> PachydermDataStore:
         """A store on pachd at host:port; ConfigError (one line) when nothing answers there."""
+        require("pachyderm_sdk", extra="pachyderm", what="backends.data: pachyderm")
         try:  # gRPC would retry a dead address for a long time: fail fast and clearly instead
             socket.create_connection((host, port), timeout=timeout).close()
         except OSError as exc:

@@ -11,9 +11,13 @@ renderers the cluster backends themselves use (nothing is built twice):
   ConfigMap (so ``kubectl apply -k`` carries it), and the same JSON as
   ``pachyderm-pipeline.json`` for ``pachctl create pipeline -f``,
 * ``project-config.yaml``: the project file in the ``onepipe-project`` ConfigMap
-  the Helm chart's monitor service and drift job mount.
+  the Helm chart's monitor service and drift job mount,
+* ``helm-values.yaml``: the project's values for the Helm chart (``k8s.helm``), not a
+  kustomize resource.
 
-Every object is checked against its schema before anything is written.
+Every object (and the chart values) is checked against its schema before anything is
+written. These are an environment's shared resources, so they are rendered as nobody
+(``shared``): the same files whoever renders them.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ PREDICTOR_SA = "onepipe-predictor"
 WORKLOAD_ROLE = "onepipe-workload"
 PROJECT_CONFIGMAP = "onepipe-project"
 PACHYDERM_SCHEMA = SCHEMAS / "pachyderm" / "CreatePipelineRequest.schema.json"
+ANONYMOUS = "anonymous"  # the user of shared resources (Settings.per_user is False)
 PROJECT_DIR = "/opt/onepipe"  # where the Katib trial template mounts the project file too
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
 HEADER = "# Rendered by `onepipe render overlays`{env}: do not edit, re-render.\n"
@@ -52,6 +57,15 @@ OVERLAY_FILES = (
 class RenderedFile:
     path: Path  # relative to the output directory
     text: str
+
+
+def shared(settings: Settings) -> Settings:
+    """``settings`` without the login user: shared resources (the environment's Katib
+    Experiment ``<project>-<env>``) carry no one's name. A user's own sweep
+    (``onepipe sweep --target cluster``) keeps the user's prefix (``sweep.naming``)."""
+    if settings.user == ANONYMOUS:
+        return settings
+    return settings.model_copy(update={"user": ANONYMOUS})
 
 
 def _labels(component: str) -> dict[str, str]:
@@ -333,7 +347,11 @@ def render_base() -> list[RenderedFile]:
 
 
 def render_overlay(settings: Settings) -> list[RenderedFile]:
+    from onepipe.k8s.helm import VALUES_FILE, effective_values, values_text
+
+    settings = shared(settings)
     env = settings.env
+    effective_values(settings)  # the chart accepts the project's values (values.schema.json)
     here = Path("overlays") / env
     request = pachyderm_pipeline(settings)
     files = {
@@ -344,6 +362,7 @@ def render_overlay(settings: Settings) -> list[RenderedFile]:
     }
     out = [RenderedFile(here / n, _yaml(docs, env)) for n, docs in files.items()]
     out.append(RenderedFile(here / "pachyderm-pipeline.json", _json(request)))
+    out.append(RenderedFile(here / VALUES_FILE, values_text(settings)))
     kustomization = _kustomization(
         ["../../base", *OVERLAY_FILES], settings.kubernetes.namespace, env
     )

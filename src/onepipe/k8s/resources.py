@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from onepipe.errors import NotFoundError, OnepipeError
+from onepipe.extras import require
 
 
 class ClusterError(OnepipeError):
@@ -35,6 +36,7 @@ class ResourceKind:
 
 def api_client(kubeconfig: str | None = None, context: str | None = None):
     """An ``ApiClient`` from a kubeconfig file, else in-cluster config, else ~/.kube/config."""
+    require("kubernetes", extra="cluster", what="talking to a Kubernetes cluster")
     from kubernetes import client, config
 
     try:

@@ -19,6 +19,7 @@ from onepipe.k8s.render_overlays import (
     pachyderm_pipeline,
     project_configmap,
     seldon_document,
+    shared,
 )
 from onepipe.k8s.resources import ClusterError, _message
 
@@ -35,6 +36,7 @@ PLURALS = {
 
 def environment_objects(settings: Settings) -> list[dict[str, Any]]:
     """What ``kubectl apply -k manifests/overlays/<env>`` applies, as plain objects."""
+    settings = shared(settings)
     request = pachyderm_pipeline(settings)
     docs = [
         *base_resources(),

@@ -15,6 +15,7 @@ import io
 import json
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from onepipe.errors import OnepipeError
-from onepipe.monitor import canary as canary_mod
-from onepipe.monitor.windows import flatten_pairs, quality
+from onepipe.monitor.windows import TaskOf, flatten_pairs, quality, task_of
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -48,8 +48,16 @@ def _version_key(v: str) -> tuple:
 # ---------------------------------------------------------------- data
 
 
-def time_series(rows: list[dict[str, Any]], buckets: int = MAX_BUCKETS) -> dict[str, Any]:
-    """Per version and time bucket: requests, accuracy (labelled rows), latency p50/p99 (ms)."""
+def time_series(
+    rows: list[dict[str, Any]],
+    buckets: int = MAX_BUCKETS,
+    *,
+    tasks: TaskOf | None = None,
+    metric: str | None = None,
+) -> dict[str, Any]:
+    """Per version and time bucket: requests, labelled rows, the live metrics of the
+    version's task (``tasks``: version -> task), ``quality`` (the value of ``metric``),
+    latency p50/p99 (ms)."""
     if not rows:
         return {"edges": [], "versions": {}}
     times = np.asarray([r["time"] for r in rows], dtype=float)
@@ -69,13 +77,15 @@ def time_series(rows: list[dict[str, Any]], buckets: int = MAX_BUCKETS) -> dict[
                 [r["latency_ms"] for r in items if r["status"] < 400 and r["latency_ms"]],
                 dtype=float,
             )
-            q = quality(*flatten_pairs(items))
+            q = quality(*flatten_pairs(items), task_of(tasks, version))
+            labelled = int(q.pop("labelled", 0))
             series.append(
                 {
                     "t": t0 + (i + 0.5) * width,
                     "requests": len(items),
-                    "accuracy": q.get("accuracy"),
-                    "labelled": int(q.get("labelled", 0)),
+                    "labelled": labelled,
+                    "metrics": q,
+                    "quality": q.get(metric) if metric else None,
                     "p50": float(np.percentile(lat, 50)) if lat.size else None,
                     "p99": float(np.percentile(lat, 99)) if lat.size else None,
                 }
@@ -89,7 +99,7 @@ def canary_section(
 ) -> dict[str, Any] | None:
     """The latest deployment change that routed traffic to a challenger, analysed over its
     own window (until the next change), and what happened next."""
-    from onepipe.monitor.report import change_time
+    from onepipe.monitor.report import change_time, judge_canary
     from onepipe.serve.history import open_history
 
     changes = open_history(settings).list(
@@ -107,9 +117,7 @@ def canary_section(
             for r in store.window(model_name=settings.model_name, since=start)
             if end is None or r["time"] < end
         ]
-        verdict = canary_mod.analyze(
-            rows, state.champion, state.challenger, settings.monitor.canary
-        )
+        verdict = judge_canary(settings, rows, state.champion, state.challenger)
         return {
             "change": change.to_dict(),
             "start": _ts(start),
@@ -120,7 +128,12 @@ def canary_section(
     return None
 
 
-def lineage_rows(settings: Settings, versions: list[str]) -> list[dict[str, Any]]:
+def lineage_rows(
+    settings: Settings, versions: list[str], tasks: Mapping[str, str | None] | None = None
+) -> list[dict[str, Any]]:
+    """Per version: aliases, trigger, data and git commits, run, params, and the run's
+    values of the project's metrics (``settings.metrics_for`` the version's task; all of
+    the run's metrics when no metric is known)."""
     from onepipe.tracking.client import client_for
     from onepipe.tracking.lineage import lineage
 
@@ -153,11 +166,9 @@ def lineage_rows(settings: Settings, versions: list[str]) -> list[dict[str, Any]
                 else "-",
                 "command": info["run"]["command"],
                 "params": params,
-                "metrics": {
-                    k: round(v, 4)
-                    for k, v in sorted(info["run"]["metrics"].items())
-                    if k in ("roc_auc", "accuracy", "f1", "log_loss")
-                },
+                "metrics": _project_metrics(
+                    settings, (tasks or {}).get(version), info["run"]["metrics"]
+                ),
                 "trigger": tags.get("onepipe.trigger", ""),
                 "trigger_drift": tags.get("onepipe.trigger.drift", ""),
                 "config_hash": info["config"]["hash"][:12],
@@ -166,17 +177,26 @@ def lineage_rows(settings: Settings, versions: list[str]) -> list[dict[str, Any]
     return out
 
 
+def _project_metrics(
+    settings: Settings, task: str | None, logged: dict[str, float]
+) -> dict[str, float]:
+    names = [m.name for m in settings.metrics_for(task)] or sorted(logged)
+    return {name: round(logged[name], 4) for name in names if name in logged}
+
+
 def collect(settings: Settings, since: float) -> dict[str, Any]:
     """Everything the report shows, as plain data (also what ``--json`` prints)."""
     from onepipe.monitor.report import drift_for_version, last_change
     from onepipe.monitor.store import open_store
+    from onepipe.monitor.task import newest_task, task_for
+    from onepipe.monitor.windows import version_stats
+    from onepipe.quality.metrics import primary_live_metric
     from onepipe.serve.history import open_history
     from onepipe.tracking.client import client_for
 
     store = open_store(settings)
     try:
         rows = store.window(model_name=settings.model_name, since=since)
-        series = time_series(rows)
         seen = sorted({str(r["model_version"]) for r in rows}, key=_version_key)
         change = last_change(settings)
         serving = [str(v) for v in change.state.versions] if change else []
@@ -202,6 +222,14 @@ def collect(settings: Settings, since: float) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - no registry yet: report what was logged
         registered = []
     versions = sorted(set(registered) | set(seen) | set(serving), key=_version_key)
+    # Each version judged by its task: declared, else recorded, else what its values look like.
+    tasks = {v: task_for(settings, v) for v in versions}
+    stats = version_stats(rows, tasks=tasks)
+    tasks.update({v: st.task for v, st in stats.items()})
+    task = newest_task(tasks)
+    metrics = settings.metrics_for(task)
+    watched = primary_live_metric(task, metrics)
+    series = time_series(rows, tasks=tasks, metric=watched.name if watched else None)
     history = open_history(settings).list(
         env=settings.env, backend=settings.backends.serve, model=settings.model_name, limit=20
     )
@@ -211,12 +239,18 @@ def collect(settings: Settings, since: float) -> dict[str, Any]:
         "since": since,
         "generated": time.time(),
         "requests": len(rows),
+        "labelled": int(sum(st.metrics.get("labelled", 0) for st in stats.values())),
+        "task": task,
+        "tasks": tasks,
+        "metrics": [m.to_dict() for m in metrics],
+        "quality_metric": watched.to_dict() if watched else None,
+        "live": {v: {"task": st.task, "metrics": st.metrics} for v, st in stats.items()},
         "serving": change.state.to_dict() if change else None,
         "series": series,
         "drift": drift,
         "canary": canary,
         "history": [c.to_dict() for c in history],
-        "lineage": lineage_rows(settings, versions),
+        "lineage": lineage_rows(settings, versions, tasks),
         "versions": versions,
         "thresholds": {
             "drift": settings.monitor.drift.model_dump(),
@@ -250,24 +284,31 @@ def _time_axis(ax) -> None:
 
 
 def plot_quality(data: dict[str, Any]) -> str | None:
+    """The task's primary live metric (``data["quality_metric"]``) per version over time."""
     import matplotlib.pyplot as plt
 
+    watched = data.get("quality_metric")
     series = data["series"]["versions"]
-    if not any(p["accuracy"] is not None for s in series.values() for p in s):
+    values = [p["quality"] for s in series.values() for p in s if p["quality"] is not None]
+    if watched is None or not values:
         return None
     fig, ax = plt.subplots(figsize=(10, 3.6))
     for v, points in series.items():
-        pts = [p for p in points if p["accuracy"] is not None]
+        pts = [p for p in points if p["quality"] is not None]
         if not pts:
             continue
         x = [datetime.fromtimestamp(p["t"], UTC) for p in pts]
-        ax.plot(x, [p["accuracy"] for p in pts], marker="o", color=_color(data["versions"], v),
+        ax.plot(x, [p["quality"] for p in pts], marker="o", color=_color(data["versions"], v),
                 label=f"v{v} ({sum(p['labelled'] for p in pts)} labelled rows)")  # fmt: skip
-    ax.set_ylabel("accuracy (from feedback)")
-    ax.set_ylim(0, 1.02)
-    ax.set_title("Live quality per model version")
+    better = "higher" if watched["direction"] == "maximize" else "lower"
+    ax.set_ylabel(f"{watched['name']} from feedback ({better} is better)")
+    if watched["direction"] == "maximize" and 0 <= min(values) and max(values) <= 1:
+        ax.set_ylim(0, 1.02)  # a share: show it on its whole scale
+    elif min(values) >= 0:
+        ax.set_ylim(bottom=0)
+    ax.set_title(f"Live {watched['name']} per model version")
     _time_axis(ax)
-    ax.legend(loc="lower left")
+    ax.legend(loc="best")
     return _png(fig)
 
 
@@ -315,36 +356,60 @@ def plot_drift(version: str, features: list[dict[str, Any]], thresholds: dict[st
 
 
 def plot_canary(section: dict[str, Any]) -> str | None:
+    """Requests; each arm's mean loss with its bound; the difference against 0 (rollback
+    when its lower bound is above) and the margin (promote when its upper bound is below);
+    latency."""
     import matplotlib.pyplot as plt
 
     ev = section["verdict"]["evidence"]
     arms = [(name, ev.get(name) or {}) for name in ("champion", "challenger")]
     if not all(a.get("requests") for _, a in arms):
         return None
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(11, 3.4))
+    fig, (ax1, ax2, ax3, ax4) = plt.subplots(1, 4, figsize=(14, 3.4))
     labels = [f"{name}\nv{a['model_version']}" for name, a in arms]
     colors = [COLORS[0], COLORS[1]]
     ax1.bar(labels, [a["requests"] for _, a in arms], color=colors)
     ax1.set_title("requests")
-    acc, err = [], []
-    for _, a in arms:
-        m = a.get("metrics") or {}
-        p, n = m.get("accuracy"), m.get("labelled", 0)
-        acc.append(p if p is not None else 0.0)
-        err.append(1.96 * np.sqrt(p * (1 - p) / n) if p is not None and n else 0.0)
-    ax2.bar(labels, acc, yerr=err, capsize=6, color=colors)
-    ax2.set_ylim(0, 1)
-    ax2.set_title("accuracy (95% CI)")
+    test = ev.get("loss_test") or {}
+    loss = ev.get("loss", "loss")
+    if test:
+        q = test.get("quantile", 0.0)
+        means = [test[name]["mean"] for name, _ in arms]
+        ax2.bar(labels, means, yerr=[q * test[name]["se"] for name, _ in arms], capsize=6,
+                color=colors)  # fmt: skip
+        ax2.set_title(f"mean {loss}, lower is better")
+    else:
+        _no_data(ax2, "no labelled comparison yet")
+    if "difference" in test:
+        level = f"{1 - test['alpha']:.0%}"
+        ax3.errorbar([test["difference"]], [0],
+                     xerr=[[test["difference"] - test["lower"]], [test["upper"] - test["difference"]]],
+                     fmt="o", color="#333333", capsize=6, label=f"difference, {level} bounds")  # fmt: skip
+        ax3.axvline(0, color=STATUS_COLORS["alert"], ls="--", label="rollback: lower bound > 0")
+        ax3.axvline(test["margin"], color=STATUS_COLORS["ok"], ls="--",
+                    label=f"promote: upper bound < margin {test['margin']:.4g}")  # fmt: skip
+        ax3.set_yticks([])
+        ax3.set_ylim(-1, 2)
+        ax3.set_title("difference (challenger - champion)")
+        ax3.legend(loc="upper center", fontsize=7)
+    else:
+        _no_data(ax3, section["verdict"]["verdict"])
     p50 = [a.get("latency_p50_ms") or 0 for _, a in arms]
     p99 = [a.get("latency_p99_ms") or 0 for _, a in arms]
     x = np.arange(2)
-    ax3.bar(x - 0.2, p50, 0.4, label="p50", color="#7f7f7f")
-    ax3.bar(x + 0.2, p99, 0.4, label="p99", color="#3f3f3f")
-    ax3.set_xticks(x, labels)
-    ax3.set_title("latency (ms)")
-    ax3.legend(loc="lower right")
+    ax4.bar(x - 0.2, p50, 0.4, label="p50", color="#7f7f7f")
+    ax4.bar(x + 0.2, p99, 0.4, label="p99", color="#3f3f3f")
+    ax4.set_xticks(x, labels)
+    ax4.set_title("latency (ms)")
+    ax4.legend(loc="lower right")
     fig.tight_layout()
     return _png(fig)
+
+
+def _no_data(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777777")
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 # ---------------------------------------------------------------- render
@@ -352,6 +417,10 @@ def plot_canary(section: dict[str, Any]) -> str | None:
 
 def render(data: dict[str, Any]) -> tuple[str, int]:
     """(HTML text, number of embedded plots)."""
+    from onepipe.extras import require
+
+    for module in ("matplotlib", "jinja2"):
+        require(module, extra="report", what="the HTML report")
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -394,6 +463,9 @@ def write_report(
         "plots": count,
         "versions": data["versions"],
         "requests": data["requests"],
+        "task": data["task"],
+        "metrics": [m["name"] for m in data["metrics"]],
+        "quality_metric": data["quality_metric"]["name"] if data["quality_metric"] else None,
         "canary": data["canary"]["verdict"]["verdict"] if data["canary"] else None,
     }
     return path, summary

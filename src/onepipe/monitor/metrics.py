@@ -10,6 +10,12 @@ Names (alert rules are written against them):
 ``onepipe_request_latency_seconds{model_name,model_version,alias}`` (histogram),
 ``onepipe_feature_drift_psi{model_version,feature}``,
 ``onepipe_live_metric{model_version,metric}``, ``onepipe_canary_verdict{verdict}``.
+
+``metric`` of ``onepipe_live_metric``: ``requests``, ``error_rate``,
+``latency_p50_seconds``, ``latency_p99_seconds`` for every version; once feedback
+arrived, ``labelled`` and the live metrics of the version's task
+(``quality.metrics.LIVE``): binary ``accuracy``, ``precision``, ``recall``, ``f1``;
+multiclass ``accuracy``, ``f1_macro``; regression ``rmse``, ``mae``, ``r2``.
 """
 
 from __future__ import annotations
@@ -61,7 +67,8 @@ class LiveMetrics:
         )
         self.live_metric = Gauge(
             "onepipe_live_metric",
-            "Sliding-window metrics per model version (quality from feedback, error rate, latency).",
+            "Sliding-window metrics per model version (its task's quality metrics from "
+            "feedback, error rate, latency).",
             ["model_version", "metric"],
             registry=self.registry,
         )

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 from onepipe.errors import ConfigError
+from onepipe.extras import require
 from onepipe.monitor._sql import SqlPredictionStore
 
 
@@ -23,7 +24,7 @@ class PostgresPredictionStore(SqlPredictionStore):
                 conn.execute(stmt)
 
     def _conn(self) -> Any:
-        import psycopg
+        psycopg = require("psycopg", extra="postgres", what="a postgresql:// monitor.store_url")
 
         if self._db is None or self._db.closed:
             try:

@@ -11,6 +11,7 @@ import numpy as np
 
 from onepipe.errors import OnepipeError
 from onepipe.monitor import canary, drift
+from onepipe.monitor.task import task_for
 from onepipe.monitor.windows import version_stats
 
 if TYPE_CHECKING:
@@ -74,11 +75,12 @@ def drift_for_version(
 def status(
     settings: Settings, store: PredictionStore, since: float, *, with_drift: bool = True
 ) -> dict[str, Any]:
-    """Per version: traffic, errors, latency, live quality, drift; and the canary verdict."""
+    """Per version: traffic, errors, latency, live quality (the metrics of the version's
+    task, ``task``), drift; and the canary verdict."""
     change = last_change(settings)
     state = change.state if change else None
     rows = store.window(model_name=settings.model_name, since=since)
-    stats = version_stats(rows)
+    stats = version_stats(rows, tasks=lambda version: task_for(settings, version))
     serving = {}
     if state is not None:
         serving[str(state.champion)] = "champion"
@@ -95,7 +97,14 @@ def status(
         entry.update(
             st.to_dict()
             if st
-            else {"requests": 0, "errors": 0, "error_rate": 0.0, "metrics": {}, "rows": 0}
+            else {
+                "requests": 0,
+                "errors": 0,
+                "error_rate": 0.0,
+                "metrics": {},
+                "rows": 0,
+                "task": task_for(settings, version),
+            }
         )
         if with_drift:
             try:
@@ -139,9 +148,26 @@ def analyze_canary(
     start = max(since, change_time(change) or since)
     if rows is None or start > since:
         rows = store.window(model_name=settings.model_name, since=start)
-    verdict = canary.analyze(rows, state.champion, state.challenger, settings.monitor.canary)
+    verdict = judge_canary(settings, rows, state.champion, state.challenger)
     verdict.evidence["window_start"] = start
     return verdict
+
+
+def judge_canary(
+    settings: Settings, rows: list[dict[str, Any]], champion: str, challenger: str | None
+) -> canary.Verdict:
+    """``canary.analyze`` with the champion's task (declared or recorded; None lets the
+    values decide) and the project's primary metric, which picks the loss under ``auto``."""
+    task = task_for(settings, champion)
+    metrics = settings.metrics_for(task)
+    return canary.analyze(
+        rows,
+        champion,
+        challenger,
+        settings.monitor.canary,
+        task=task,
+        primary_metric=metrics[0].name if metrics else None,
+    )
 
 
 def alerts(versions: list[dict[str, Any]], verdict: canary.Verdict) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from onepipe.tracking.modelfacts import TAGS
@@ -25,6 +26,19 @@ def task_for(settings: Settings, version: str | None = None) -> str | None:
 
 
 _RECORDED: dict[tuple[str, str, str], str | None] = {}
+
+
+def newest_task(tasks: Mapping[str, str | None]) -> str | None:
+    """The task of the newest version that has one, from version -> task: what a view
+    over several versions (the report, ``onepipe models``) is judged by."""
+    for version in sorted(tasks, key=_version_order, reverse=True):
+        if tasks[version]:
+            return tasks[version]
+    return None
+
+
+def _version_order(version: str) -> tuple[int, int, str]:
+    return (1, int(version), "") if version.isdigit() else (0, 0, version)
 
 
 def _recorded(settings: Settings, version: str) -> str | None:

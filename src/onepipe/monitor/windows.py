@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from onepipe.errors import UsageError
+from onepipe.quality.metrics import live_metrics
+from onepipe.quality.tasks import task_of_values
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -45,30 +48,28 @@ def flatten_pairs(rows: list[dict[str, Any]]) -> tuple[list, list]:
     return preds, truths
 
 
-def quality(preds: list, truths: list) -> dict[str, float]:
-    """Accuracy (+ precision/recall for 0/1 labels), or MAE/RMSE for continuous outputs."""
-    if not preds:
-        return {}
-    try:
-        p = np.asarray(preds, dtype=float)
-        t = np.asarray(truths, dtype=float)
-    except (TypeError, ValueError):
-        p_s, t_s = np.asarray(preds, dtype=str), np.asarray(truths, dtype=str)
-        return {"accuracy": float(np.mean(p_s == t_s)), "labelled": float(len(preds))}
-    if np.all(p == np.round(p)) and np.all(t == np.round(t)):
-        out = {"accuracy": float(np.mean(p == t)), "labelled": float(len(p))}
-        if set(np.unique(np.concatenate([p, t]))) <= {0.0, 1.0}:
-            tp = float(np.sum((p == 1) & (t == 1)))
-            out["precision"] = tp / max(float(np.sum(p == 1)), 1.0)
-            out["recall"] = tp / max(float(np.sum(t == 1)), 1.0)
-            out["positive_rate"] = float(np.mean(p == 1))
-        return out
-    err = p - t
-    return {
-        "mae": float(np.mean(np.abs(err))),
-        "rmse": float(np.sqrt(np.mean(err**2))),
-        "labelled": float(len(p)),
-    }
+def quality(preds: list, truths: list, task: str | None = None) -> dict[str, float]:
+    """The live metrics of ``task`` (``quality.metrics.LIVE``) plus ``labelled``; with no
+    task known the values decide (``quality.task_of_values``), never a classifier by default."""
+    return live_metrics(task, preds, truths)
+
+
+def judged_task(task: str | None, preds: list, truths: list) -> str | None:
+    """``task`` when known, else what the labelled values look like (None without any)."""
+    return task or (task_of_values([*truths, *preds]) if preds else None)
+
+
+# A version's task, as the caller knows it (declared or recorded with the version):
+# a mapping or a callable, so this module never asks the registry itself.
+TaskOf = Callable[[str], str | None] | Mapping[str, str | None]
+
+
+def task_of(tasks: TaskOf | None, version: str) -> str | None:
+    if tasks is None:
+        return None
+    if isinstance(tasks, Mapping):
+        return tasks.get(version)
+    return tasks(version)
 
 
 @dataclass
@@ -82,6 +83,7 @@ class VersionStats:
     latency_p50_ms: float | None
     latency_p99_ms: float | None
     metrics: dict[str, float] = field(default_factory=dict)
+    task: str | None = None  # the task ``metrics`` were computed for
 
     @property
     def error_rate(self) -> float:
@@ -91,8 +93,11 @@ class VersionStats:
         return {**asdict(self), "error_rate": self.error_rate}
 
 
-def version_stats(rows: list[dict[str, Any]]) -> dict[str, VersionStats]:
-    """Group window rows by model version."""
+def version_stats(
+    rows: list[dict[str, Any]], *, tasks: TaskOf | None = None
+) -> dict[str, VersionStats]:
+    """Group window rows by model version; each version's live quality is judged by its
+    task from ``tasks`` (version -> task), else by what its labelled values look like."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(str(r["model_version"]), []).append(r)
@@ -106,6 +111,7 @@ def version_stats(rows: list[dict[str, Any]]) -> dict[str, VersionStats]:
         lat = np.asarray(ok, dtype=float)
         aliases = [r["model_alias"] for r in items if r.get("model_alias")]
         preds, truths = flatten_pairs(items)
+        task = judged_task(task_of(tasks, version), preds, truths)
         out[version] = VersionStats(
             model_name=items[0]["model_name"],
             model_version=version,
@@ -115,7 +121,8 @@ def version_stats(rows: list[dict[str, Any]]) -> dict[str, VersionStats]:
             rows=sum(int(r.get("n_rows") or 0) for r in items),
             latency_p50_ms=float(np.percentile(lat, 50)) if lat.size else None,
             latency_p99_ms=float(np.percentile(lat, 99)) if lat.size else None,
-            metrics=quality(preds, truths),
+            metrics=quality(preds, truths, task),
+            task=task,
         )
     return out
 

@@ -15,30 +15,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from onepipe.pipeline.identity import file_digest
 from onepipe.pipeline.protocol import ArtifactRecord
 
 META = "meta.json"
 
 
 def content_hash(path: Path, metadata: dict[str, Any] | None = None) -> str:
-    """Hash of a file's bytes or a directory tree (paths + bytes), plus the artifact metadata."""
+    """Hash of a file or a directory tree (paths + contents), plus the artifact metadata.
+
+    Contents are canonical (``identity.file_digest``): the timestamps and ids saving
+    libraries write are left out, for every artifact, since this one hash is both the
+    downstream steps' cache key input and the registry's model identity.
+    """
     h = hashlib.sha256()
     if path.is_dir():
         for f in sorted(p for p in path.rglob("*") if p.is_file()):
             h.update(str(f.relative_to(path)).encode() + b"\0")
-            h.update(_file_sha(f).encode())
+            h.update(file_digest(f).encode())
     elif path.is_file():
-        h.update(_file_sha(path).encode())
+        h.update(file_digest(path).encode())
     if metadata:
         h.update(json.dumps(metadata, sort_keys=True, default=str).encode())
-    return h.hexdigest()
-
-
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
     return h.hexdigest()
 
 
@@ -120,8 +118,11 @@ class StepCache:
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(staging, final)
-        except OSError:  # an identical entry landed first (concurrent trial): keep it
+        except OSError:  # an entry for this key is there (concurrent trial, --no-cache): keep it
             shutil.rmtree(staging, ignore_errors=True)
+            kept = self.lookup(key)
+            if kept is not None:  # and describe its files, not the discarded ones
+                return kept.outputs
         return {
             n: ArtifactRecord(n, r.schema, final / "outputs" / n, r.hash, r.metadata)
             for n, r in outputs.items()

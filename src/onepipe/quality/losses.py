@@ -67,6 +67,8 @@ def _log_loss_rows(preds: Sequence[Any], truths: Sequence[Any]) -> np.ndarray:
         t = np.asarray(truths, dtype=float)
     except (TypeError, ValueError):
         raise ValueError("log_loss needs probabilities as answers and integer truths") from None
+    if np.all((p == 0) | (p == 1)):
+        raise ValueError("log_loss needs probabilities, and the answers are all 0 or 1 (labels?)")
     if p.ndim == 1:
         if not set(np.unique(t)) <= {0.0, 1.0} or np.any((p < 0) | (p > 1)):
             raise ValueError("log_loss on one number per row needs 0/1 truths and probabilities")

@@ -280,7 +280,7 @@ def offline_metrics(
     defaults plus every label metric of the task). Score metrics need ``y_score``: the
     positive class' probability (binary) or the probability matrix, whose columns are
     ``classes`` in order (default: the labels are already 0..k-1)."""
-    wanted = list(names) if names is not None else _all_for(task)
+    wanted = list(names) if names is not None else standard_names(task)
     y = np.asarray(y_true)
     p = np.asarray(y_pred)
     y_index = y
@@ -309,7 +309,8 @@ def _key(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _all_for(task: str) -> list[str]:
+def standard_names(task: str) -> list[str]:
+    """The task's default metrics and its live ones: what an evaluation reports by default."""
     return list(dict.fromkeys([*DEFAULTS[task], *LIVE[task]]))
 
 
@@ -346,3 +347,16 @@ def live_metrics(task: str | None, preds: Sequence[Any], truths: Sequence[Any]) 
 
 def live_metric_names(task: str) -> tuple[str, ...]:
     return LIVE[task]
+
+
+def primary_live_metric(task: str | None, declared: Sequence[MetricSpec]) -> MetricSpec | None:
+    """The one live metric to watch for ``task``: the first of the project's metrics
+    (``declared``, primary first) that is computed live, else the task's first live
+    metric (accuracy for classifiers, rmse for regression); None for an unknown task."""
+    if task not in LIVE:
+        return None
+    live = LIVE[task]
+    for spec in declared:
+        if spec.name in live:
+            return spec
+    return MetricSpec(live[0], METRICS[live[0]].direction)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from onepipe.errors import ConfigError, NotFoundError
+from onepipe.extras import require
 from onepipe.serve.state import DeploymentState
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ class PostgresHistory(_SqlHistory):
         self._ensure()
 
     def _connect(self) -> Any:
-        import psycopg
+        psycopg = require("psycopg", extra="postgres", what="a postgresql:// serve.history_url")
 
         try:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)

@@ -22,6 +22,7 @@ from onepipe.serve.errors import DeployError
 from onepipe.serve.models import ServedModel
 
 RUNTIME = "mlserver_mlflow.MLflowRuntime"
+HOST = "127.0.0.1"  # MLServer is reached through the gateway only
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -43,7 +44,7 @@ def server_settings(
 ) -> dict[str, Any]:
     return {
         "debug": False,
-        "host": "127.0.0.1",
+        "host": HOST,
         "http_port": http_port,
         "grpc_port": grpc_port,
         "metrics_endpoint": None,  # no metrics server: faster start, one port fewer
@@ -77,7 +78,7 @@ class MLServerWorker:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{HOST}:{self.port}"
 
     def start(self) -> None:
         import httpx

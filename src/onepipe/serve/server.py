@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from onepipe.errors import NotFoundError, UsageError
+from onepipe.serve.ports import check_mlserver_port, claim_gateway_port
 from onepipe.serve.state import DeploymentState
 
 if TYPE_CHECKING:
@@ -45,18 +46,6 @@ def starting_state(settings: Settings) -> tuple[DeploymentState, str]:
     return state, "registry aliases (no deployment recorded yet)"
 
 
-def check_port(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            raise UsageError(
-                f"gateway port {host}:{port}: cannot listen ({exc.strerror}); "
-                "expected a free port (pass --port or set serve.gateway.port)"
-            ) from None
-
-
 def run_gateway(
     settings: Settings,
     *,
@@ -65,7 +54,24 @@ def run_gateway(
     on_ready: Callable[[Gateway, DeploymentState, str], None] | None = None,
     install_signal_handlers: bool = True,
 ) -> None:
-    """Blocks until Ctrl-C / SIGTERM; MLServer is stopped on the way out."""
+    """Blocks until Ctrl-C / SIGTERM; MLServer is stopped on the way out.
+
+    Taken ports are refused before anything starts (see serve/ports.py).
+    """
+    cfg = settings.serve
+    host = host or cfg.gateway.host
+    with claim_gateway_port(host, cfg.gateway.port if port is None else port) as sock:
+        check_mlserver_port(cfg.mlserver.port, gateway_port=sock.getsockname()[1])
+        _serve(settings, sock, host, on_ready, install_signal_handlers)
+
+
+def _serve(
+    settings: Settings,
+    sock: socket.socket,
+    host: str,
+    on_ready: Callable[[Gateway, DeploymentState, str], None] | None,
+    install_signal_handlers: bool,
+) -> None:
     import uvicorn
 
     from onepipe.serve import address
@@ -76,9 +82,7 @@ def run_gateway(
     from onepipe.serve.mlserver import MLServerWorker
 
     cfg = settings.serve
-    host = host or cfg.gateway.host
-    port = cfg.gateway.port if port is None else port
-    check_port(host, port)
+    port = sock.getsockname()[1]  # the one the OS gave, for --port 0
     state, origin = starting_state(settings)
     worker = MLServerWorker(
         settings.path(cfg.mlserver.workdir),
@@ -156,7 +160,7 @@ def run_gateway(
     if not install_signal_handlers:
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     try:
-        server.run()
+        server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its clean shutdown: we are done
         pass
     finally:

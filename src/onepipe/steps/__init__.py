@@ -19,9 +19,9 @@ Each helper is documented in ``docs/project-contract.md``.
 """
 
 from onepipe.steps.context import context
-from onepipe.steps.evaluate import evaluate, log_metrics, predictions
+from onepipe.steps.evaluate import evaluate, log_metrics, predictions, score
 from onepipe.steps.history import History
-from onepipe.steps.model import load_model, save_model
+from onepipe.steps.model import load_model, save_model, write_profile
 from onepipe.steps.tables import check_frame, read_data, read_table, split, write_table
 
 __all__ = [
@@ -35,6 +35,8 @@ __all__ = [
     "read_data",
     "read_table",
     "save_model",
+    "score",
     "split",
+    "write_profile",
     "write_table",
 ]

