@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m onepipe.demo
+	$(BIN)/onepipe demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -154,3 +154,49 @@ def test_steps_read_the_context_in_subprocesses_and_pods(tmp_path):
     assert len(contexts) == len(executors) == 5
     assert all(c["task"] == "regression" and c["label"] == "target" for c in contexts)
     assert contexts[0]["metrics"][0] == ["rmse", "minimize"]
+
+
+def test_demo_refuses_a_taken_port_before_doing_anything(cli, tmp_path, monkeypatch):
+    import socket
+
+    import yaml
+
+    root = tmp_path / "demo"
+    create_project(root, "demo", "regression")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        cfg = yaml.safe_load((root / "onepipe.yaml").read_text())
+        cfg["serve"] = {"gateway": {"port": port}}
+        (root / "onepipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        result = cli("demo", cwd=root)
+    assert result.code == 2
+    assert f"error: gateway port {port} on 127.0.0.1 is taken by another process" in result.err
+    assert "Traceback" not in result.err and not (root / ".onepipe").exists()
+
+
+def test_undeclared_or_unknown_metrics_are_one_line_config_errors(cli, tmp_path):
+    import yaml
+
+    root = tmp_path / "p"
+    create_project(root, "p", "regression")
+    cfg = yaml.safe_load((root / "onepipe.yaml").read_text())
+
+    cfg["model"]["metrics"] = ["rmse", "smape"]
+    (root / "onepipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    bad = cli("config", "show", cwd=root)
+    assert bad.code == 2 and bad.err.count("\n") == 1
+    assert "model.metrics: 'smape' is not a metric onepipe knows" in bad.err
+    assert "{smape: maximize} or {smape: minimize}" in bad.err
+
+    cfg["model"]["metrics"] = ["rmse", {"smape": "minimize"}]
+    (root / "onepipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert cli("config", "show", cwd=root).code == 0
+
+    # Nothing says what "better" means: the sweep refuses instead of assuming a classifier.
+    del cfg["model"]["task"], cfg["model"]["metrics"]
+    (root / "onepipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    sweep = cli("sweep", cwd=root)
+    assert sweep.code == 2
+    assert "sweep.objective.objectiveMetricName: not set and no metric to default to" in sweep.err

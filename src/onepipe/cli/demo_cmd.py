@@ -86,6 +86,15 @@ def demo_data(settings: Settings) -> DemoData:
     return DemoData(repo, batches)
 
 
+def _ports_free(settings: Settings) -> None:
+    """Refuse a taken serving port before anything runs, not after training (stage 6)."""
+    from onepipe.serve.ports import check_mlserver_port, claim_gateway_port
+
+    gateway = settings.serve.gateway
+    claim_gateway_port(gateway.host, gateway.port).close()
+    check_mlserver_port(settings.serve.mlserver.port, gateway_port=gateway.port)
+
+
 def _say(command: str, why: str) -> None:
     console.print()
     console.print(Rule(why, align="left"))
@@ -127,6 +136,8 @@ def play(settings: Settings, *, loop: bool = True, requests: int = 600, rows: in
 
     try:
         data = demo_data(settings)
+        if loop:
+            _ports_free(settings)
         first = _rel(settings, data.first)
         _say(f"onepipe data put {data.repo} {first}", "1. a first data batch lands in the store")
         _commit(settings, data, data.first, "the first batch")
