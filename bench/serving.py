@@ -4,7 +4,8 @@
 
 Without --project a throwaway project is built (data put, one training run, promote).
 `onepipe serve` runs as a subprocess (as a user runs it); the direct baseline is the
-very MLServer process the gateway forwards to, measured in the same run. The load
+very MLServer process the gateway forwards to (over its owner-only Unix socket, as the
+gateway reaches it), measured in the same run. The load
 generator is a minimal keep-alive HTTP/1.1 client on asyncio (one connection per
 client), so it costs both paths the same. Prints p50/p99 latency and throughput at
 1 and 16 concurrent clients, and the ratios against the targets (gateway adds at
@@ -90,17 +91,21 @@ def free_port() -> int:
 
 
 class _Connection:
-    """One keep-alive HTTP/1.1 connection posting the benchmark body."""
+    """One keep-alive HTTP/1.1 connection posting the benchmark body (TCP, or a Unix socket)."""
 
-    def __init__(self, host: str, port: int, path: str) -> None:
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int | None, path: str) -> None:
+        self.host, self.port = host, port  # port None: ``host`` is a Unix socket's path
         self.request = (
-            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host if port else 'localhost'}:{port or 80}\r\n"
+            f"Content-Type: application/json\r\n"
             f"Content-Length: {len(BODY)}\r\nConnection: keep-alive\r\n\r\n"
         ).encode() + BODY
 
     async def open(self) -> _Connection:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        if self.port is None:
+            self.reader, self.writer = await asyncio.open_unix_connection(self.host)
+        else:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         return self
 
     def close(self) -> None:
@@ -125,9 +130,9 @@ class _Connection:
 
 
 async def _client(
-    host: str, port: int, path: str, stop_at: float, measure_from: float, out: list[float]
+    url: str, path: str, stop_at: float, measure_from: float, out: list[float]
 ) -> int:
-    conn = await _Connection(host, port, path).open()
+    conn = await _endpoint(url, path).open()
     errors = 0
     try:
         while time.perf_counter() < stop_at:
@@ -143,6 +148,8 @@ async def _client(
 
 
 def _endpoint(url: str, path: str) -> _Connection:
+    if url.startswith("unix:"):  # MLServer's owner-only socket (the default)
+        return _Connection(url[len("unix:") :], None, path)
     parts = urlsplit(url)
     return _Connection(parts.hostname, parts.port, path)
 
@@ -173,15 +180,11 @@ async def paired(direct: tuple, gateway: tuple, duration: float, warmup: float) 
 
 
 async def measure(url: str, path: str, clients: int, duration: float, warmup: float) -> dict:
-    parts = urlsplit(url)
     now = time.perf_counter()
     measure_from, stop_at = now + warmup, now + warmup + duration
     latencies: list[float] = []
     errors = await asyncio.gather(
-        *[
-            _client(parts.hostname, parts.port, path, stop_at, measure_from, latencies)
-            for _ in range(clients)
-        ]
+        *[_client(url, path, stop_at, measure_from, latencies) for _ in range(clients)]
     )
     return {"latencies": latencies, "seconds": duration, "errors": sum(errors)}
 
@@ -243,7 +246,11 @@ def main() -> int:
                         print(proc.stderr.read(), file=sys.stderr)
                         return 1
                 time.sleep(0.3)
-            state = httpx.get(f"{gateway}/admin/state").json()
+            # the admin API wants the project's control key (serve.mlserver.workdir/control.key)
+            key = (Path(tmp) / "serve" / "control.key").read_text().strip()
+            state = httpx.get(
+                f"{gateway}/admin/state", headers={"authorization": f"Bearer {key}"}
+            ).json()
             direct = state["mlserver"]
             name, version = state["state"]["model"], state["state"]["champion"]
             paths = {

@@ -11,6 +11,7 @@ train_df, test_df = p.step("featurize")(df).values()
 from __future__ import annotations
 
 import getpass
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ class Project:
             overrides=overrides,
             user=_user(),
             start=start,
+            environ=os.environ,  # an entry point like the CLI: ${NAME} references in URL keys
         )
 
     def __repr__(self) -> str:

@@ -133,6 +133,19 @@ def test_services_are_where_onepipe_yaml_points(rendered, env):
             assert services[name]["spec"]["ports"][0]["port"] == u.port, url
 
 
+def test_the_monitor_pod_listens_on_its_pod_address_explicitly(rendered):
+    """monitor.host defaults to loopback; in the pod the chart passes --host 0.0.0.0."""
+    for env in ENVS:
+        (monitor,) = [
+            d
+            for d in by_kind(rendered[env], "Deployment")
+            if d["metadata"]["name"].endswith("-monitor")
+        ]
+        command = monitor["spec"]["template"]["spec"]["containers"][0]["command"]
+        assert command[:3] == ["onepipe", "monitor", "serve"]
+        assert command[command.index("--host") + 1] == "0.0.0.0"
+
+
 def test_mlflow_takes_credentials_from_secrets_only(rendered):
     for env in ENVS:
         (mlflow,) = [

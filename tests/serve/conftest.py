@@ -12,13 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from serve_helpers import RunningGateway, free_port, load  # noqa: E402
+from serve_helpers import RunningGateway, free_port, load, private_copy  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -44,18 +43,7 @@ def template(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def project(template, tmp_path_factory) -> Path:
     """A private copy: own registry DB and history; artifacts are shared read-only."""
-    root = tmp_path_factory.mktemp("serve-project")
-    shutil.copytree(
-        template,
-        root,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("mlartifacts", "serve", "deployments.db*"),
-    )
-    (root / ".onepipe" / "mlartifacts").symlink_to(template / ".onepipe" / "mlartifacts")
-    cfg = yaml.safe_load((root / "onepipe.yaml").read_text())
-    cfg["serve"]["gateway"]["port"] = free_port()
-    (root / "onepipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return root
+    return private_copy(template, tmp_path_factory.mktemp("serve-project"), free_port())
 
 
 @pytest.fixture(scope="module")

@@ -173,9 +173,11 @@ def test_bad_v2_requests_get_422_where_mlserver_alone_answers_500(client, gatewa
 
 def test_mlserver_alone_answers_500_for_a_wrong_type(gateway):
     """The reason the gateway validates: the same request straight to MLServer is a 500."""
-    url = f"{gateway.gateway.host.url}/v2/models/credit-risk-v1/infer"
+    endpoint = gateway.gateway.host.worker.endpoint  # its owner-only socket: we own it
+    url = f"{endpoint.base_url}/v2/models/credit-risk-v1/infer"
     body = {"inputs": [{"name": "age", "datatype": "INT64", "shape": [1], "data": ["x"]}]}
-    assert httpx.post(url, json=body, timeout=30).status_code == 500
+    with endpoint.client(timeout=30) as mlserver:
+        assert mlserver.post(url, json=body).status_code == 500
 
 
 json_values = st.recursive(

@@ -12,6 +12,7 @@ import uvicorn
 
 from onepipe.serve.gateway import upstream
 from onepipe.serve.gateway.upstream import UpstreamPool
+from onepipe.serve.mlserver_endpoint import MLServerEndpoint
 
 
 def _free_port() -> int:
@@ -69,7 +70,7 @@ class Server:
 
 def test_requests_share_one_keep_alive_connection():
     async def go(port):
-        pool = UpstreamPool("127.0.0.1", port)
+        pool = UpstreamPool(MLServerEndpoint(port=port))
         answers = [await pool.post("/v2/x", f"{i}".encode(), 5) for i in range(50)]
         await pool.close()
         return answers
@@ -82,7 +83,7 @@ def test_requests_share_one_keep_alive_connection():
 
 def test_status_and_body_pass_through_and_concurrency_opens_more_connections():
     async def go(port):
-        pool = UpstreamPool("127.0.0.1", port)
+        pool = UpstreamPool(MLServerEndpoint(port=port))
         answers = await asyncio.gather(*[pool.post("/missing", b"x", 5) for _ in range(4)])
         await pool.close()
         return answers
@@ -99,7 +100,7 @@ def test_a_connection_the_server_closed_while_idle_is_retried(monkeypatch):
     monkeypatch.setattr(upstream, "IDLE_LIMIT_S", 60.0)
 
     async def go(port):
-        pool = UpstreamPool("127.0.0.1", port)
+        pool = UpstreamPool(MLServerEndpoint(port=port))
         first = await pool.post("/a", b"1", 5)
         await asyncio.sleep(0.6)
         second = await pool.post("/a", b"2", 5)
@@ -114,7 +115,7 @@ def test_a_connection_the_server_closed_while_idle_is_retried(monkeypatch):
 
 def test_timeout_and_unreachable_raise_connection_error():
     async def slow(port):
-        pool = UpstreamPool("127.0.0.1", port)
+        pool = UpstreamPool(MLServerEndpoint(port=port))
         try:
             await pool.post("/slow", b"", 0.3)
         finally:
@@ -125,7 +126,7 @@ def test_timeout_and_unreachable_raise_connection_error():
             asyncio.run(slow(server.port))
 
     async def nowhere():
-        await UpstreamPool("127.0.0.1", _free_port()).post("/a", b"", 1)
+        await UpstreamPool(MLServerEndpoint(port=_free_port())).post("/a", b"", 1)
 
     with pytest.raises(ConnectionError, match="cannot connect to MLServer"):
         asyncio.run(nowhere())
@@ -154,7 +155,7 @@ def test_a_reused_connection_dying_before_the_answer_is_resent_once():
     async def go():
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        pool = UpstreamPool("127.0.0.1", port)
+        pool = UpstreamPool(MLServerEndpoint(port=port))
         answers = [await pool.post("/a", b"%d" % i, 5) for i in range(3)]
         await pool.close()
         server.close()
@@ -171,7 +172,7 @@ def test_a_fresh_connection_closing_without_an_answer_is_an_error():
 
     async def go():
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        pool = UpstreamPool("127.0.0.1", server.sockets[0].getsockname()[1])
+        pool = UpstreamPool(MLServerEndpoint(port=server.sockets[0].getsockname()[1]))
         try:
             await pool.post("/a", b"", 5)
         finally:

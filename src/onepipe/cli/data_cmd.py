@@ -13,6 +13,7 @@ from rich.table import Table
 from onepipe.cli.common import ConfigOpt, EnvOpt, JsonOpt, err, out, print_json, resolve
 from onepipe.config import Settings
 from onepipe.data import Commit, DataStore, open_store, parse_ref
+from onepipe.data.export import target_in
 from onepipe.errors import OnepipeError, UsageError
 
 app = typer.Typer(no_args_is_help=True)
@@ -192,7 +193,8 @@ def get(
     commit = store.resolve(ref)
     dest = output or Path(parse_ref(ref)[0])
     if path is not None:
-        target = dest / path
+        # The name comes from the command line or a commit: it must stay under DIR.
+        target = target_in(dest, path, f"refusing to write under {dest}")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(store.read_bytes(commit.ref, path))
         err.print(f"wrote {target}", markup=False, soft_wrap=True)

@@ -33,6 +33,7 @@ def _record_in_mlflow(settings: Any, plan: Any, handle: Any, steps: list) -> str
     The tasks run in pods; what is known here is their state and duration, the params,
     the data commit, the code and the config, which is what lineage needs.
     """
+    from onepipe.config.secrets import mask
     from onepipe.tracking.client import client_for
     from onepipe.tracking.gitinfo import git_state
     from onepipe.tracking.record import RunRecord, replay
@@ -65,8 +66,8 @@ def _record_in_mlflow(settings: Any, plan: Any, handle: Any, steps: list) -> str
     uri = settings.tracking_uri
     if uri.startswith(("http://", "https://")):
         exp = client_for(settings).get_run(run_id).info.experiment_id
-        return f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{run_id}"
-    return f"run {run_id} in {uri} (open it with `onepipe ui`)"
+        return mask(f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{run_id}")
+    return f"run {run_id} in {mask(uri)} (open it with `onepipe ui`)"
 
 
 def submit(

@@ -9,6 +9,7 @@ import click
 import typer
 
 from onepipe import __version__
+from onepipe.cli.error_lines import masked, tracking_server_said
 from onepipe.cli.json_stdout import stdout_reserved_for_json
 from onepipe.errors import OnepipeError
 
@@ -42,6 +43,7 @@ def _register() -> None:
         config_cmd,
         data_cmd,
         demo_cmd,
+        gc_cmd,
         init_cmd,
         kfp_cmd,
         loop_cmd,
@@ -69,6 +71,7 @@ def _register() -> None:
     monitor_cmd.register(app)
     team_cmd.register(app)  # `onepipe server`
     loop_cmd.register(app)  # `onepipe watch`, `onepipe report`
+    gc_cmd.register(app)  # `onepipe gc`
 
 
 _register()
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             rv = app(args=args, standalone_mode=False, prog_name="onepipe")
         return rv if isinstance(rv, int) else 0
     except OnepipeError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {masked(exc)}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -116,8 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: one line, with a way to get the traceback
         if os.environ.get("ONEPIPE_DEBUG"):
             raise
+        said = tracking_server_said(exc)
+        if said:
+            typer.echo(f"error: {said}", err=True)
+            return 2
         typer.echo(
-            f"error: internal error: {type(exc).__name__}: {exc} (set ONEPIPE_DEBUG=1 for the traceback)",
+            f"error: internal error: {type(exc).__name__}: {masked(exc)} (set ONEPIPE_DEBUG=1 for the traceback)",
             err=True,
         )
         return 1

@@ -51,13 +51,10 @@ def promote(
         from onepipe.cli.team_cmd import promote_between_envs
 
         return promote_between_envs(model, version, from_env, to_env, reason, config, json_)
-    from onepipe.tracking.registry import promote as do_promote
+    from onepipe.serve.deployments import promote as do_promote  # serving follows, if deployed
 
     settings = resolve(config, env)
-    ref, previous = do_promote(settings, model or settings.model_name, version)
-    from onepipe.serve.deployments import on_promote  # serving follows when something is deployed
-
-    routed = on_promote(settings, ref, previous) if ref.name == settings.model_name else None
+    ref, previous, routed = do_promote(settings, version, name=model)
     if json_:
         print_json(
             {

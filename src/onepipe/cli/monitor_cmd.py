@@ -126,12 +126,13 @@ def serve(
     env: EnvOpt = None,
 ) -> None:
     """The monitor service alone (cluster path): /api/v1/seldon, /feedback, /metrics, /health."""
+    from onepipe.config.secrets import mask
     from onepipe.monitor.service import serve as run
 
     settings = resolve(config, env)
     err.print(
         f"monitor service for {settings.model_name} on {host or settings.monitor.host}:"
-        f"{settings.monitor.port if port is None else port} (store {settings.monitor.store_url})"
+        f"{settings.monitor.port if port is None else port} (store {mask(settings.monitor.store_url)})"
     )
     run(settings, host=host, port=port)
 

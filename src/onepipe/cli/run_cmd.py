@@ -91,11 +91,15 @@ def ui(
     env: EnvOpt = None,
 ) -> None:
     """Start the MLflow UI on this project's tracking store."""
+    from onepipe.config.secrets import mask
+
     settings = resolve(config, env)
     if "://" in settings.tracking_uri and settings.tracking_uri.startswith("http"):
-        out.print(f"tracking server for env {settings.env}: {settings.tracking_uri}")
+        out.print(f"tracking server for env {settings.env}: {mask(settings.tracking_uri)}")
         return
-    err.print(f"MLflow UI on http://{host}:{port} (store {settings.tracking_uri}); Ctrl-C to stop")
+    err.print(
+        f"MLflow UI on http://{host}:{port} (store {mask(settings.tracking_uri)}); Ctrl-C to stop"
+    )
     args = [
         sys.executable,
         "-m",

@@ -149,10 +149,18 @@ def history(
     json_: JsonOpt = False,
 ) -> None:
     """Every deployment change: when, who, which versions, which weights, why."""
+    from rich.markup import escape
+
     from onepipe.serve.deployments import history as get_history
+    from onepipe.serve.deployments import unfinished
 
     settings = resolve(config, env)
     changes = get_history(settings, target, limit)
+    for intent in unfinished(settings, target):  # not in the history until confirmed
+        err.print(
+            f"[yellow]not confirmed:[/] {escape(intent.describe())} (running now, or "
+            "interrupted: the next deploy, promote, rollback or serve completes or rolls it back)"
+        )
     if json_:
         print_json([c.to_dict() for c in changes])
         return

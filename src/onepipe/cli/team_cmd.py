@@ -26,13 +26,29 @@ def server(
         int, typer.Option("--pg-port", help="PostgreSQL port (default: remembered, else free).")
     ] = 0,
     workers: Annotated[int, typer.Option("--workers", help="MLflow server workers.")] = 2,
+    user: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--user", help="A teammate's MLflow login (repeat); writes <data-dir>/users/NAME.env."
+        ),
+    ] = None,
 ) -> None:
     """Shared MLflow tracking server on a real PostgreSQL (+ history and prediction store)."""
+    import os
+
     import yaml
 
     from onepipe.team.server import TeamServer
 
-    srv = TeamServer(data_dir, host=host, port=port, pg_port=pg_port, workers=workers)
+    srv = TeamServer(
+        data_dir,
+        host=host,
+        port=port,
+        pg_port=pg_port,
+        workers=workers,
+        users=tuple(user or ()),
+        environ=dict(os.environ),
+    )
     err.print(f"starting PostgreSQL and mlflow server in {data_dir} ...")
     srv.start()
     out.print(
@@ -40,7 +56,16 @@ def server(
         soft_wrap=True,
     )
     out.print("teammates put this in onepipe.yaml (or an environment overlay):")
-    out.print(yaml.safe_dump(srv.settings_for_teammates(), sort_keys=False).rstrip())
+    out.print(
+        yaml.safe_dump(srv.settings_for_teammates(), sort_keys=False).rstrip(), soft_wrap=True
+    )
+    out.print(
+        "and load their credentials (owner-only files: hand each to its user) with "
+        "`set -a; . FILE; set +a`:",
+        soft_wrap=True,
+    )
+    for name, path in srv.logins.items():
+        out.print(f"  {name}: {path}", soft_wrap=True)
     out.print("Ctrl-C stops both.", soft_wrap=True)
     import sys
 

@@ -7,18 +7,22 @@ path, what was expected and what was found, on one line.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from onepipe.config.base import ConfigProblem
+from onepipe.config.checks import check_across
+from onepipe.config.reader import InvalidYaml, clip, parse_yaml, read_config
 from onepipe.config.schema import (
     ENV_OVERLAY_KEYS,
     ENVIRONMENTS,
     VARIANT_OVERLAY_KEYS,
     ProjectConfig,
 )
+from onepipe.config.secrets import expand as expand_secrets
 from onepipe.config.settings import Settings
 from onepipe.errors import ConfigError, closest
 
@@ -46,7 +50,9 @@ def load_settings(
     overrides: list[str] | tuple[str, ...] = (),
     user: str = "anonymous",
     start: Path | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
+    """``environ`` fills ``${NAME}`` references in URL keys (config/secrets.py); the CLI passes it."""
     path = Path(config).resolve() if config else find_config(start)
     raw = _read_yaml(path)
     name = path.name
@@ -81,9 +87,17 @@ def load_settings(
         if overlay.get("sweep"):
             merged = deep_merge(merged, {"sweep": overlay["sweep"]})
 
-    merged = apply_overrides(merged, overrides)
+    before = merged
+    merged = apply_overrides(before, overrides)
     where = f"environments.{env}." if env_overlay else ""
-    final = _validate(merged, name, prefix="", overlay=env_overlay, overlay_prefix=where)
+    # `source` (hashed, saved with runs) keeps ${NAME} references; only the typed config has secrets.
+    expanded = expand_secrets(merged, environ or {}, name)
+    try:
+        final = _validate(
+            expanded, name, prefix="", overlay=env_overlay, overlay_prefix=where, whole=True
+        )
+    except ConfigError as exc:
+        raise _blame_override(before, overrides, environ or {}, name) or exc from None
     return Settings.build(
         final,
         root=path.parent,
@@ -97,26 +111,7 @@ def load_settings(
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path.name}: file not found at {path} (expected a onepipe.yaml)"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path.name}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path.name}{line}: invalid YAML ({problem})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path.name}: top level: expected a mapping of sections, found {type(data).__name__}"
-        )
-    return data
+    return read_config(path)  # size, encoding, depth, aliases and duplicate keys checked
 
 
 def _check_overlay(overlay: Any, allowed: tuple[str, ...], where: str) -> None:
@@ -134,9 +129,11 @@ def _validate(
     prefix: str,
     overlay: dict | None = None,
     overlay_prefix: str = "",
+    whole: bool = False,
 ) -> ProjectConfig:
+    """The typed config; ``whole``: also the checks across sections (on the resolved config)."""
     try:
-        return ProjectConfig.model_validate(data)
+        cfg = ProjectConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
@@ -145,7 +142,41 @@ def _validate(
             loc_text = overlay_prefix + ".".join(loc)
         else:
             loc_text = prefix + ".".join(loc)
-        raise ConfigError(f"{name}: {loc_text or 'top level'}: {_describe(err)}") from None
+        loc_text = clip(loc_text or "top level", 120)
+        raise ConfigError(f"{name}: {loc_text}: {_describe(err)}") from None
+    if whole:
+        try:
+            check_across(cfg)
+        except ConfigProblem as problem:
+            raise ConfigError(f"{name}: {problem}") from None
+    return cfg
+
+
+def _blame_override(
+    before: dict, overrides: list[str] | tuple[str, ...], environ: Mapping[str, str], name: str
+) -> ConfigError | None:
+    """The error naming the first ``-p`` override that breaks a config valid without them.
+
+    Only runs once loading already failed, so trying the overrides one by one costs nothing
+    on the way of a good config.
+    """
+    if not overrides:
+        return None
+    try:
+        _validate(expand_secrets(before, environ, name), "", prefix="", whole=True)
+    except ConfigError:
+        return None  # the file (or its environment) is wrong by itself: its own error says so
+    for i, item in enumerate(overrides):
+        key = item.partition("=")[0].strip()
+        try:
+            candidate = apply_overrides(before, overrides[: i + 1])
+            _validate(expand_secrets(candidate, environ, name), "", prefix="", whole=True)
+        except ConfigError as exc:
+            problem = str(exc).removeprefix(": ")
+            for own in (f"{key}: ", f"pipeline.params.{key}: "):
+                problem = problem.removeprefix(own)  # the override's own key: said once
+            return ConfigError(f"-p {clip(key, 120)}: {problem}")
+    return None
 
 
 def _has_path(data: dict, loc: list[str]) -> bool:
@@ -174,7 +205,7 @@ _EXPECT = {
 
 def _describe(err: dict) -> str:
     kind = err["type"]
-    found = err.get("input")
+    found = clip(repr(err.get("input")), 80)  # a found value may be a whole file's worth
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
@@ -183,11 +214,11 @@ def _describe(err: dict) -> str:
         return str(err["ctx"]["error"])
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"expected one of {expected}, found {found!r}"
+        return f"expected one of {expected}, found {found}"
     expected = _EXPECT.get(kind)
     if expected:
-        return f"expected {expected}, found {found!r}"
-    return f"{err['msg'].lower()}, found {found!r}"
+        return f"expected {expected}, found {found}"
+    return f"{err['msg'].lower()}, found {found}"
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:
@@ -246,8 +277,8 @@ def apply_overrides(merged: dict, overrides: list[str] | tuple[str, ...]) -> dic
             if not isinstance(node, dict):
                 raise ConfigError(f"-p {key}: {part} is not a section")
         try:
-            parsed = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
-            parsed = value
+            parsed = parse_yaml(value, f"-p {key}") if value else ""
+        except InvalidYaml:
+            parsed = value  # not YAML: the text itself (over a limit is still an error)
         node[parts[-1]] = parsed
     return out

@@ -76,8 +76,14 @@ class MonitorConfig(Section):
     batch_size: int = Field(500, ge=1)  # the logger writes this many records at once
     flush_interval_s: float = Field(0.5, gt=0)  # ... or whatever it holds after this long
     queue_size: int = Field(100_000, ge=1)  # a full queue drops (and counts) records
+    # Every answer is appended to a local journal before it goes out (a SIGKILL loses
+    # none); fsynced this often: a power cut loses at most this many seconds of answers.
+    journal_dir: str = ".onepipe/prediction-journal"
+    sync_interval_s: float = Field(1.0, gt=0)
     metrics_refresh_s: float = Field(15.0, ge=0)  # /metrics recomputes windows at most this often
-    host: str = "0.0.0.0"  # `onepipe monitor serve` (the cluster path)
+    # `onepipe monitor serve` (the cluster path): loopback unless set; the Helm chart passes
+    # --host 0.0.0.0 in its pod, where the Service and the NetworkPolicy decide who reaches it.
+    host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     drift: DriftThresholds = Field(default_factory=DriftThresholds)
     canary: CanaryThresholds = Field(default_factory=CanaryThresholds)

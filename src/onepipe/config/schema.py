@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from onepipe.config.base import Section
 from onepipe.config.kfp import KfpConfig
 from onepipe.config.monitor import MonitorConfig
+from onepipe.config.names import check_model_name, check_project, check_repo, check_tracking_uri
 from onepipe.config.serve import ServeConfig
 from onepipe.config.sweep import SweepConfig
 
@@ -46,11 +47,23 @@ class DataConfig(Section):
     repos: dict[str, RepoConfig] = Field(default_factory=dict)
     pachyderm: PachydermConfig = Field(default_factory=PachydermConfig)
 
+    @field_validator("repos")
+    @classmethod
+    def _repo_names(cls, value: dict) -> dict:
+        for name in value:
+            check_repo(name)
+        return value
+
 
 class TrackingConfig(Section):
     uri: str = "sqlite:///.onepipe/mlflow.db"
     experiment: str | None = None  # defaults to "<project>-<env>"
     artifact_location: str = ".onepipe/mlartifacts"
+
+    @field_validator("uri")
+    @classmethod
+    def _supported_uri(cls, value: str) -> str:
+        return check_tracking_uri(value)
 
 
 class PipelineConfig(Section):
@@ -76,6 +89,11 @@ class ModelConfig(Section):
     # The project's metrics, primary first: a known name (rmse, roc_auc, ...) or
     # {name: maximize|minimize}. Absent: the task's defaults (onepipe.quality).
     metrics: list[str | dict[str, str]] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _registry_name(cls, value: str) -> str:
+        return check_model_name(value)
 
     @field_validator("metrics")
     @classmethod
@@ -132,6 +150,11 @@ class ProjectConfig(Section):
     kfp: KfpConfig = Field(default_factory=KfpConfig)
     environments: dict[str, dict] = Field(default_factory=dict)
     variants: dict[str, dict] = Field(default_factory=dict)
+
+    @field_validator("project")
+    @classmethod
+    def _kubernetes_name(cls, value: str) -> str:
+        return check_project(value)
 
 
 # Sections an environment overlay may touch, and the one a variant may touch.

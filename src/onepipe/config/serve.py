@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from onepipe.config.base import Section
+from onepipe.config.names import check_kubernetes_name
 
 
 class GatewayConfig(Section):
@@ -16,6 +17,9 @@ class GatewayConfig(Section):
     max_instances: int = Field(1000, ge=1)  # rows per request; more answer 413
     sticky_header: str = "x-onepipe-user"  # same value -> same model (A/B tests)
     upstream_timeout_s: float = Field(30.0, gt=0)
+    # A client has this long to send a whole request (headers and body) from its first byte,
+    # and a new connection this long to start one; past it the connection is closed (408).
+    read_timeout_s: float = Field(30.0, gt=0)
 
 
 class MLServerConfig(Section):
@@ -40,6 +44,11 @@ class SeldonConfig(Section):
     field_manager: str = "onepipe"
     # After applying, wait this long for status.state Available (0: do not wait).
     ready_timeout_s: float = Field(600.0, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _kubernetes_name(cls, value: str | None) -> str | None:
+        return value if value is None else check_kubernetes_name(value)
 
 
 class ServeConfig(Section):

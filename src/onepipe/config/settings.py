@@ -22,6 +22,7 @@ from onepipe.config.schema import (
     Scalar,
     TrackingConfig,
 )
+from onepipe.config.secrets import mask
 from onepipe.config.serve import ServeConfig
 from onepipe.config.sweep import SweepConfig
 
@@ -193,7 +194,14 @@ class Settings(BaseModel):
         )
 
     def show(self) -> dict[str, Any]:
-        """The resolved config as a plain mapping (what `onepipe config show` prints)."""
+        """The resolved config as `onepipe config show` prints it: passwords shown as ``***``."""
+        return mask(self._resolved())
+
+    def saved(self) -> dict[str, Any]:
+        """What a run saves as ``onepipe/config.json``: no password in it (the hash is unchanged)."""
+        return mask({**self.logical(), "resolved": self._resolved()})
+
+    def _resolved(self) -> dict[str, Any]:
         return {
             "project": self.project,
             "env": self.env,

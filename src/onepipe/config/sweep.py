@@ -8,8 +8,8 @@ numbers (Katib wants strings; the renderer converts), and ``algorithmSettings`` 
 a mapping ``{name: value}`` rather than Katib's list of ``{name, value}`` pairs.
 
 Only the shape is checked here; whether the space fits the pipeline (min <= max,
-the param exists, a grid is finite ...) is ``onepipe.sweep.space.check_space``,
-which needs the resolved params and runs before any sweep, trial or render.
+the param exists, a grid is finite ...) is ``onepipe.config.space``, which needs
+the resolved params: the loader runs it on every load, the sweep backends again.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ Layout under ``root``::
     repos/<repo>/branches/<b> the head commit id of branch <b>
     repos/<repo>/.lock        serialises ref updates of one repo
     tmp/                      blobs being written
+    gc.lock                   held shared by writers, exclusively by `onepipe gc` (data/gc.py)
 
 Every file is written to a temporary name, fsynced and renamed into place, and a
 branch file is replaced only after everything it points at is durable. A process
@@ -26,11 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from onepipe.data.gc import STALE_TEMP_S, collect_store, remove_temp_files, writes_store
 from onepipe.data.objects import ObjectStore, atomic_write
 from onepipe.data.protocol import Commit, Diff, FileEntry
 from onepipe.data.refs import (
     ambiguous_ref,
     canonical,
+    check_file_path,
     check_name,
     check_put,
     commit_id,
@@ -40,6 +43,7 @@ from onepipe.data.refs import (
     parse_ref,
     pin_provenance,
     unknown_ref,
+    unsafe_file_path,
 )
 from onepipe.errors import NotFoundError, OnepipeError, UsageError, closest
 
@@ -80,6 +84,7 @@ class LocalDataStore:
         return f"LocalDataStore({str(self.root)!r})"
 
     # ---- repos and branches ---------------------------------------------
+    @writes_store
     def create_repo(self, repo: str, description: str = "") -> None:
         """Create ``repo``; on an existing repo a non-empty description replaces the old one."""
         check_name("repo", repo)
@@ -103,6 +108,7 @@ class LocalDataStore:
                 heads[f.name] = f.read_text().strip()
         return heads
 
+    @writes_store
     def create_branch(self, repo: str, branch: str, from_ref: str | None = None) -> None:
         check_name("branch", branch)
         self._require_repo(repo)
@@ -128,6 +134,7 @@ class LocalDataStore:
             atomic_write(target, (head.id + "\n").encode())
 
     # ---- writing ----------------------------------------------------------
+    @writes_store
     def put(
         self,
         repo: str,
@@ -141,6 +148,7 @@ class LocalDataStore:
         """Commit files on top of the branch head; dirs are added recursively, relative to themselves."""
         branch = check_put(repo, branch, message, self.default_branch)
         sources = commit_paths(paths, self.root)
+        remove_temp_files(self.root, older_than=STALE_TEMP_S)  # what killed puts left
         prov = pin_provenance(self.resolve, provenance)
 
         # Blobs go in before the lock: they are idempotent and invisible until a commit names them.
@@ -153,6 +161,8 @@ class LocalDataStore:
             parent = branch_file.read_text().strip() if branch_file.is_file() else None
             tree: Tree = {} if replace or parent is None else self._tree(parent)
             tree.update(staged)
+            for path in tree:  # a path the parent holds is carried forward: check it as well
+                check_file_path(path, f"{repo}@{branch}")
             record = {
                 "repo": repo,
                 "parent": parent,
@@ -270,6 +280,12 @@ class LocalDataStore:
         if record["repo"] != repo:
             problems.append(f"{where}: commit {cid[:12]} belongs to repo {record['repo']!r}")
         for file_path, meta in sorted(record["tree"].items()):
+            unsafe = unsafe_file_path(file_path)
+            if unsafe:
+                problems.append(
+                    f"{repo}@{cid[:12]}: file path {file_path!r} {unsafe} (it could land "
+                    "outside the directory it is exported to)"
+                )
             digest = meta.get("hash", "")
             if digest not in blobs:
                 blobs[digest] = self.objects.check(digest, meta.get("size"))
@@ -280,6 +296,10 @@ class LocalDataStore:
             problems.append(f"commits/{cid}.json: parent {parent!r} is not a commit id")
             return None
         return parent
+
+    def collect(self, *, dry_run: bool = False, wait_s: float = 30.0):
+        """Remove what killed puts left and what no branch reaches (``onepipe gc``)."""
+        return collect_store(self, dry_run=dry_run, wait_s=wait_s)
 
     def _clean_tmp(self) -> None:
         """Remove temporary files a killed put left behind, sparing those of puts still running."""
@@ -300,6 +320,12 @@ class LocalDataStore:
         return self.root / "repos" / repo
 
     def _commit_path(self, cid: str) -> Path:
+        # Ids come from branch files and commit records: never let one name another file.
+        if not is_sha256(cid):
+            raise OnepipeError(
+                f"{cid[:80]!r} is not a commit id (a branch file or commit record was "
+                "altered; run `onepipe data verify`)"
+            )
         return self.root / "commits" / f"{cid}.json"
 
     def _require_repo(self, repo: str) -> None:
@@ -336,7 +362,8 @@ class LocalDataStore:
 
     def _commits_with_prefix(self, prefix: str) -> list[Commit]:
         folder = self.root / "commits"
-        return [self._load(f.stem) for f in sorted(folder.glob(f"{prefix}*.json"))]
+        found = sorted(folder.glob(f"{prefix}*.json"))
+        return [self._load(f.stem) for f in found if is_sha256(f.stem)]
 
     def _tree(self, cid: str) -> Tree:
         return {f.path: (f.hash, f.size) for f in self._load(cid).files}

@@ -47,6 +47,12 @@ class ObjectStore:
         self.root = root  # the store root; objects live in root/objects, temporaries in root/tmp
 
     def path(self, digest: str) -> Path:
+        # Digests come from commit records: a crafted one must not name a file elsewhere.
+        if not is_sha256(digest):
+            raise OnepipeError(
+                f"object name {str(digest)[:80]!r} is not a sha256 (a commit record was "
+                "altered; run `onepipe data verify`)"
+            )
         return self.root / "objects" / digest[:2] / digest[2:]
 
     def add(self, src: Path) -> tuple[str, int]:

@@ -43,6 +43,7 @@ from typing import Any
 from onepipe.data.protocol import Commit, Diff, FileEntry
 from onepipe.data.refs import (
     ambiguous_ref,
+    check_file_path,
     check_name,
     check_put,
     commit_paths,
@@ -50,6 +51,7 @@ from onepipe.data.refs import (
     parse_ref,
     pin_provenance,
     unknown_ref,
+    unsafe_file_path,
 )
 from onepipe.errors import ConfigError, NotFoundError, OnepipeError, UsageError, closest
 from onepipe.extras import require
@@ -206,6 +208,11 @@ class PachydermDataStore:
         prov = pin_provenance(self.resolve, provenance)
         if repo not in self.list_repos():
             self.create_repo(repo)
+        elif not replace:
+            # PFS carries the head's files into the new commit: refuse one that could escape.
+            head = self.branches(repo).get(branch)
+            for entry in self._load(repo, head).files if head else ():
+                check_file_path(entry.path, f"{repo}@{branch}")
         description = message
         if prov:
             description = f"{message}\n\n{PROVENANCE_TRAILER}{' '.join(prov)}"
@@ -285,15 +292,30 @@ class PachydermDataStore:
         )
 
     def verify(self) -> list[str]:
-        """Branch heads that cannot be inspected; Pachyderm checks its own storage (pachctl fsck)."""
+        """Branch heads that cannot be inspected, and file paths that could escape an export
+        directory; Pachyderm checks its own storage (pachctl fsck)."""
         problems: list[str] = []
         for repo in self.list_repos():
             for branch, head in self.branches(repo).items():
                 try:
-                    self._load(repo, head)
+                    commit = self._load(repo, head)
                 except OnepipeError as exc:
                     problems.append(f"{repo}@{branch}: {exc}")
+                    continue
+                for entry in commit.files:
+                    unsafe = unsafe_file_path(entry.path)
+                    if unsafe:
+                        problems.append(
+                            f"{repo}@{commit.short}: file path {entry.path!r} {unsafe} (it could "
+                            "land outside the directory it is exported to)"
+                        )
         return problems
+
+    def collect(self, *, dry_run: bool = False, wait_s: float = 30.0):
+        """Nothing to collect from here: Pachyderm's own garbage collection owns its storage."""
+        from onepipe.lifecycle.swept import Swept
+
+        return Swept("data store", dry_run).skip("Pachyderm collects its own storage")
 
     # ---- internals ----------------------------------------------------------
     def _require_repo(self, repo: str) -> None:

@@ -100,3 +100,8 @@ class DataStore(Protocol):
     def verify(self) -> list[str]:
         """Problems found (missing or corrupt objects, dangling refs); empty when healthy."""
         ...
+
+    def collect(self, *, dry_run: bool = False, wait_s: float = 30.0):
+        """Remove what killed writers left and what nothing reachable names (``onepipe gc``);
+        returns a ``lifecycle.swept.Swept`` saying what and how many bytes (dry run: would)."""
+        ...

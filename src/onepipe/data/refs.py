@@ -31,6 +31,40 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
+FILE_RULE = (
+    "a relative path such as data/a.csv: no leading '/', no '.' or '..' part, "
+    "no '\\' or control characters"
+)
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def unsafe_file_path(path: object) -> str | None:
+    """Why ``path`` could not be a file of a commit (it might land outside a target dir), or None.
+
+    A backslash is refused too: it is a separator on Windows, where ``..\\x`` climbs out.
+    """
+    if not isinstance(path, str) or not path:
+        return "is empty"
+    if _UNSAFE_CHARS.search(path):
+        return "holds a '\\' or a control character"
+    if path.startswith("/"):
+        return "is absolute"
+    parts = path.split("/")
+    if ".." in parts:
+        return "has a '..' part"
+    if "" in parts or "." in parts:
+        return "has an empty or '.' part"
+    return None
+
+
+def check_file_path(path: str, where: str) -> str:
+    """``path`` unchanged when it is a safe file path of a commit; UsageError naming it otherwise."""
+    problem = unsafe_file_path(path)
+    if problem:
+        raise UsageError(f"{where}: file path {path!r} {problem} (expected {FILE_RULE})")
+    return path
+
+
 def parse_ref(ref: str) -> tuple[str, str | None]:
     """``"repo@x"`` -> ``("repo", "x")``; ``"repo"`` -> ``("repo", None)``."""
     if not isinstance(ref, str) or not ref.strip():
@@ -107,6 +141,7 @@ def commit_paths(
                 f"{raw}: no such file or directory (expected a file or directory to put)"
             )
         for dest, f in items:
+            check_file_path(dest, str(raw))
             if dest in found and found[dest].resolve() != f.resolve():
                 raise UsageError(
                     f"{found[dest]} and {f} would both be stored as {dest!r}; "

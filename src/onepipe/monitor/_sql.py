@@ -37,6 +37,7 @@ def record_row(r: PredictionRecord) -> tuple:
         _dumps(r.inputs),
         _dumps(r.outputs),
         r.source,
+        r.client_id,
     )
 
 
@@ -45,6 +46,7 @@ class SqlPredictionStore:
 
     mark = "?"
     real = "REAL"
+    add_column = "ADD COLUMN"
 
     def _conn(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -56,7 +58,7 @@ class SqlPredictionStore:
                 request_id TEXT NOT NULL, time {r} NOT NULL, model_name TEXT NOT NULL,
                 model_version TEXT NOT NULL, model_alias TEXT NOT NULL, shadow INTEGER NOT NULL,
                 status INTEGER NOT NULL, latency_ms {r}, n_rows INTEGER NOT NULL,
-                inputs TEXT, outputs TEXT, source TEXT NOT NULL,
+                inputs TEXT, outputs TEXT, source TEXT NOT NULL, client_id TEXT,
                 PRIMARY KEY (request_id, model_version))""",
             f"CREATE INDEX IF NOT EXISTS {PREDICTIONS}_time ON {PREDICTIONS} (time)",
             f"CREATE INDEX IF NOT EXISTS {PREDICTIONS}_rid ON {PREDICTIONS} (request_id)",
@@ -64,11 +66,17 @@ class SqlPredictionStore:
                 request_id TEXT PRIMARY KEY, time {r} NOT NULL, truth TEXT NOT NULL)""",
         ]
 
+    def _migrate(self, conn: Any, columns: set[str]) -> None:
+        """Columns added since a store was created (``columns``: what the table has)."""
+        if "client_id" not in columns:
+            conn.execute(f"ALTER TABLE {PREDICTIONS} {self.add_column} client_id TEXT")
+
     def _upsert_sql(self) -> str:
         m = self.mark
         marks = ", ".join([m] * len(COLUMNS))
         fill = ", ".join(
-            f"{c} = COALESCE({PREDICTIONS}.{c}, excluded.{c})" for c in ("inputs", "outputs")
+            f"{c} = COALESCE({PREDICTIONS}.{c}, excluded.{c})"
+            for c in ("inputs", "outputs", "client_id")
         )
         # A request event (inputs) and its response event (outputs, status, latency)
         # may arrive separately (Seldon's logger): the second completes the first.
@@ -182,8 +190,9 @@ class SqlPredictionStore:
                 inputs=_loads(row[9]),
                 outputs=_loads(row[10]),
                 source=row[11],
+                client_id=row[12],
             )
-            rec.truth = _loads(row[12])
+            rec.truth = _loads(row[13])
             out.append(rec)
         return out
 

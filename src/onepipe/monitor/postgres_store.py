@@ -13,6 +13,7 @@ from onepipe.monitor._sql import SqlPredictionStore
 class PostgresPredictionStore(SqlPredictionStore):
     mark = "%s"
     real = "DOUBLE PRECISION"
+    add_column = "ADD COLUMN IF NOT EXISTS"  # two stores opening an old table at once
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -22,6 +23,14 @@ class PostgresPredictionStore(SqlPredictionStore):
         with conn.transaction():
             for stmt in self._ddl():
                 conn.execute(stmt)
+            have = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'onepipe_predictions' AND table_schema = current_schema()"
+                )
+            }
+            self._migrate(conn, have)
 
     def _conn(self) -> Any:
         psycopg = require("psycopg", extra="postgres", what="a postgresql:// monitor.store_url")

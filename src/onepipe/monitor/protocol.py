@@ -23,6 +23,7 @@ COLUMNS = (
     "inputs",
     "outputs",
     "source",
+    "client_id",
 )
 
 
@@ -40,6 +41,9 @@ class PredictionRecord:
     inputs: dict[str, list] | None = None
     outputs: list | None = None
     source: str = "gateway"  # gateway | seldon
+    # The V2 ``id`` a client chose for its request: data, never the key (``request_id``
+    # is the log's own id, the one the answer returns and feedback names).
+    client_id: str | None = None
     truth: list | None = field(default=None, compare=False)  # filled by queries (feedback join)
 
     def to_dict(self) -> dict[str, Any]:

@@ -42,12 +42,12 @@ def from_event(event: dict[str, Any]) -> PredictionRecord:
     """One gateway event (see ``Gateway._event``) -> one record."""
     response = event.get("response")
     status = int(event.get("status", 200))
-    request_id = None
-    if isinstance(response, dict):
+    # The log's own id (the gateway's, or the logger's); older events named it in the answer.
+    request_id = event.get("request_id")
+    if not request_id and isinstance(response, dict):
         request_id = response.get("id")
-    if not request_id and isinstance(event.get("request"), dict):
-        request_id = event["request"].get("id")
     inputs, rows = v2_inputs(event.get("request"))
+    client_id = event.get("client_id")
     return PredictionRecord(
         request_id=str(request_id or uuid.uuid4()),
         time=float(event.get("time") or 0.0),
@@ -61,4 +61,5 @@ def from_event(event: dict[str, Any]) -> PredictionRecord:
         inputs=inputs,
         outputs=v2_outputs(response) if status == 200 else None,
         source=str(event.get("source", "gateway")),
+        client_id=client_id if isinstance(client_id, str) else None,
     )

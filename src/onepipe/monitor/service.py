@@ -24,6 +24,8 @@ from onepipe.monitor.cloudevents import (
     to_record,
 )
 from onepipe.monitor.feedback import FeedbackError, record_feedback
+from onepipe.monitor.journal import Journal, replay
+from onepipe.monitor.labels import LabelRules
 from onepipe.monitor.logger import PredictionLogger
 from onepipe.monitor.metrics import CONTENT_TYPE, LiveMetrics
 
@@ -52,7 +54,12 @@ class Monitor:
 
         cfg = settings.monitor
         self.settings = settings
-        self.store = store if store is not None else open_store(settings)
+        journal_dir = settings.path(cfg.journal_dir)
+        if store is None:
+            self.store = open_store(settings)  # replays what a killed writer left
+        else:
+            self.store = store
+            replay(journal_dir, store)
         self.metrics = LiveMetrics(settings, self.store)
         self.logger = PredictionLogger(
             self.store,
@@ -60,7 +67,9 @@ class Monitor:
             flush_interval_s=cfg.flush_interval_s,
             queue_size=cfg.queue_size,
             on_records=self.metrics.observe,
+            journal=Journal(journal_dir, sync_interval_s=cfg.sync_interval_s),
         )
+        self.labels = LabelRules(settings)
         self.resolve = resolve
 
     # ---- endpoints ----------------------------------------------------------
@@ -77,7 +86,7 @@ class Monitor:
     async def feedback(self, request: Request) -> Response:
         try:
             raw = await self._raw(request)
-            result = await asyncio.to_thread(record_feedback, self.store, raw)
+            result = await asyncio.to_thread(record_feedback, self.store, raw, self.labels)
         except FeedbackError as err:
             return _json(err.to_dict(), err.status)
         return _json(result)
@@ -96,7 +105,8 @@ class Monitor:
         return _json({"accepted": record.request_id}, 202)
 
     async def health(self, request: Request) -> Response:
-        return _json({"live": True, "log": self.logger.stats})
+        journal = self.logger.journal.stats if self.logger.journal else None
+        return _json({"live": True, "log": self.logger.stats, "journal": journal})
 
     def routes(self, prefix: str = "") -> list[Route]:
         return [

@@ -23,9 +23,13 @@ class SqlitePredictionStore(SqlPredictionStore):
             self.path, timeout=30, isolation_level=None, check_same_thread=False
         )
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a committed batch is on disk before the journal deletes its segment.
+        self._db.execute("PRAGMA synchronous=FULL")
         for stmt in self._ddl():
             self._db.execute(stmt)
+        with self._tx(self._db):  # one process adds a missing column, the others see it
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(onepipe_predictions)")}
+            self._migrate(self._db, have)
 
     def _conn(self) -> Any:
         return self._db

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from onepipe.errors import ConfigError
@@ -9,6 +10,8 @@ from onepipe.errors import ConfigError
 if TYPE_CHECKING:
     from onepipe.config import Settings
     from onepipe.monitor.protocol import PredictionStore
+
+log = logging.getLogger("onepipe.monitor.store")
 
 
 def backend_for_url(url: str) -> tuple[str, str]:
@@ -37,5 +40,14 @@ def open_url(url: str, root=None) -> PredictionStore:
 
 
 def open_store(settings: Settings) -> PredictionStore:
+    """The project's store, with whatever a killed gateway left in its journal moved in
+    first (one directory listing when nothing was left)."""
+    from onepipe.monitor.journal import replay
+
     name, arg = backend_for_url(settings.monitor.store_url)
-    return open_url(arg if name == "postgres" else str(settings.path(arg)))
+    store = open_url(arg if name == "postgres" else str(settings.path(arg)))
+    try:
+        replay(settings.path(settings.monitor.journal_dir), store)
+    except Exception as exc:  # noqa: BLE001 - the segments stay; the next opener retries
+        log.warning("prediction journal: replay failed (%s); the records stay queued", exc)
+    return store

@@ -1,7 +1,10 @@
 """The step cache: outputs stored under a key of (code, params, input content, data commit).
 
 Entries are written to a staging folder and renamed into place, so a crashed
-step never leaves a half entry that a later run could mistake for a hit.
+step never leaves a half entry that a later run could mistake for a hit. An entry's
+folder is touched on every hit: its mtime says when it was last used, which is what
+``onepipe gc`` keeps recent entries by (pipeline/cache_gc.py). A running pipeline holds
+``gc.lock`` shared (``in_use``), so gc never removes what it is using.
 """
 
 from __future__ import annotations
@@ -11,14 +14,18 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from onepipe.lifecycle import sharedlock
 from onepipe.pipeline.identity import file_digest
 from onepipe.pipeline.protocol import ArtifactRecord
 
 META = "meta.json"
+LOCK = "gc.lock"
 
 
 def content_hash(path: Path, metadata: dict[str, Any] | None = None) -> str:
@@ -78,6 +85,12 @@ class StepCache:
     def _dir(self, key: str) -> Path:
         return self.root / key[:2] / key
 
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Held by a running pipeline: ``onepipe gc`` waits, or leaves the cache alone."""
+        with sharedlock.shared(self.root / LOCK):
+            yield
+
     def lookup(self, key: str) -> CacheEntry | None:
         folder = self._dir(key)
         try:
@@ -92,6 +105,10 @@ class StepCache:
         }
         if any(not (r.path.exists() or r.schema.endswith("Metrics")) for r in outputs.values()):
             return None  # an output was removed by hand: treat as a miss
+        try:
+            os.utime(folder)  # last used now (gc keeps recently used entries)
+        except OSError:
+            pass
         return CacheEntry(
             key, outputs, meta.get("source_run"), meta.get("duration", 0.0), meta.get("notes", {})
         )
@@ -139,8 +156,11 @@ class StepCache:
             meta["source_run"] = source_run
         meta.setdefault("notes", {}).update(notes)
         tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(meta, indent=1, default=str))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(meta, indent=1, default=str))
+            os.replace(tmp, path)
+        except FileNotFoundError:  # collected meanwhile by `onepipe gc`: nothing to annotate
+            tmp.unlink(missing_ok=True)
 
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)

@@ -6,6 +6,7 @@ with a ``Settings``; the runner backend comes from that settings object.
 
 from __future__ import annotations
 
+import functools
 import shlex
 import sys
 import time
@@ -134,6 +135,18 @@ def build_plan(settings: Settings, *, use_cache: bool = True) -> tuple[RunPlan, 
     return plan, data_refs
 
 
+def _holding_cache(run):
+    """The run holds its step cache in use throughout: ``onepipe gc`` spares what it uses."""
+
+    @functools.wraps(run)
+    def wrapper(settings: Settings, *args, **kwargs):
+        with StepCache(settings.path(settings.pipeline.cache_dir)).in_use():
+            return run(settings, *args, **kwargs)
+
+    return wrapper
+
+
+@_holding_cache
 def run_pipeline(
     settings: Settings,
     *,
@@ -178,7 +191,12 @@ def run_pipeline(
         tracker.start(run_name=run_name, params=arguments, tags=tags, ir=ir)
         listeners.append(tracker)
 
-    steps = runner.run(plan, _Fanout(listeners))
+    try:
+        steps = runner.run(plan, _Fanout(listeners))
+    except BaseException as exc:  # Ctrl-C or a crash: the MLflow run must not stay RUNNING
+        if tracker:
+            tracker.abandon("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
     failed = next((s for s in steps if s.status == "failed"), None)
     metrics = _run_metrics(settings, steps)
     result = RunResult(

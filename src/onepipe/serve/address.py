@@ -1,9 +1,12 @@
 """Where a project's running ``onepipe serve`` listens, for deploy, promote and rollback.
 
 ``onepipe serve --port 9001`` must be found by ``onepipe deploy`` even though the
-config still says another port. The gateway writes its URL and pid next to its
-MLServer workdir once it serves, and removes the file on the way out; a file
-whose process is gone is ignored (a killed gateway cannot clean up).
+config still says another port. The gateway writes its URL, pid and what it serves
+(project, config file, env, model: serve/control.py) next to its MLServer workdir once
+it serves, and removes the file on the way out. A killed gateway cannot clean up, so
+the file also names the process by pid *and* start time (lifecycle/identity.py): a file
+whose process is gone, or whose pid now belongs to another process, is not trusted and
+is removed by whoever reads it.
 """
 
 from __future__ import annotations
@@ -31,10 +34,16 @@ def connect_url(host: str, port: int) -> str:
 
 
 def publish(settings: Settings, url: str) -> None:
+    from onepipe.lifecycle.identity import ProcessIdentity
+    from onepipe.serve.control import identity
+
     path = _file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    me = ProcessIdentity.current().to_json()
+    tmp.write_text(
+        json.dumps({"url": url, "pid": os.getpid(), "process": me, **identity(settings)})
+    )
     tmp.replace(path)
 
 
@@ -49,15 +58,27 @@ def withdraw(settings: Settings) -> None:
 
 def running_url(settings: Settings) -> str | None:
     """The URL of this project's running gateway, or None when none has published one."""
+    from onepipe.lifecycle.identity import ProcessIdentity
+
+    path = _file(settings)
     try:
-        data = json.loads(_file(settings).read_text())
-        url, pid = str(data["url"]), int(data["pid"])
+        text = path.read_text()
+        data = json.loads(text)
+        url = str(data["url"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    who = ProcessIdentity.from_json(data.get("process"))
+    if who is not None and who.is_alive():
+        return url
+    if who is None or who.is_gone():  # stale (or unverifiable): nobody may trust it again
+        _remove_if_unchanged(path, text)
+    return None
+
+
+def _remove_if_unchanged(path: Path, text: str) -> None:
+    """Remove a stale file, unless a gateway starting right now has just replaced it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # alive, owned by someone else
+        if path.read_text() == text:
+            path.unlink()
+    except OSError:
         pass
-    return url

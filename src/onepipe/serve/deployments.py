@@ -1,8 +1,10 @@
 """Deploy, promote, rollback, history: backend-agnostic, every change recorded.
 
-The one caller of the ``Deployer`` protocol. A change is recorded in the history
-only after the deployer made it live (or, for the local backend with no gateway
-running, accepted it for the next ``onepipe serve``).
+Where every change starts (callers never see a backend). Each runs as a transaction
+(serve/transaction.py): its intent is written first, the registry aliases move,
+the deployer makes it live (or, for the local backend with no gateway running,
+accepts it for the next ``onepipe serve``), and only then is it confirmed in the
+history. A change a killed process left half-done is repaired by the next one.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from onepipe.errors import NotFoundError, UsageError
+from onepipe.serve import transaction
 from onepipe.serve.history import Change, open_history
+from onepipe.serve.intents import Intent, IntentLog
 from onepipe.serve.protocol import Deployer
 from onepipe.serve.state import DeploymentState
 
@@ -45,25 +49,18 @@ def history(
     )
 
 
-def _refs(settings: Settings, state: DeploymentState) -> dict[str, ModelRef]:
-    from onepipe.tracking.registry import resolve_model
-
-    return {v: resolve_model(settings, f"{state.model}/{v}") for v in state.versions}
-
-
-def _apply(
-    settings: Settings, deployer: Deployer, action: str, state: DeploymentState, reason: str
-) -> tuple[Change, str]:
-    message = deployer.apply(state, _refs(settings, state))
-    change = open_history(settings).record(
-        env=settings.env,
-        backend=deployer.backend,
-        action=action,
-        user=settings.user,
-        state=state,
-        reason=reason,
+def unfinished(settings: Settings, target: str | None = None) -> list[Intent]:
+    """Changes begun but neither confirmed nor rolled back: running now, or left by a kill."""
+    deployer = deployer_for(settings, target)
+    return IntentLog(open_history(settings)).pending(
+        env=settings.env, backend=deployer.backend, model=settings.model_name
     )
-    return change, message
+
+
+def recover(settings: Settings, target: str | None = None) -> None:
+    """Repair a change a killed process left half-done (says what it did on stderr)."""
+    with transaction.session(settings, deployer_for(settings, target)):
+        pass
 
 
 def current(settings: Settings, deployer: Deployer) -> DeploymentState | None:
@@ -88,6 +85,20 @@ def deploy(
     reason: str = "",
 ) -> tuple[Change, str]:
     """Route ``canary``% to the challenger (registry aliases unless versions are given)."""
+    deployer = deployer_for(settings, target)
+    with transaction.session(settings, deployer) as tx:
+        state = _deploy_state(settings, canary, shadow, sticky, champion, challenger)
+        return tx.run("deploy", state, reason)
+
+
+def _deploy_state(
+    settings: Settings,
+    canary: int | None,
+    shadow: bool | None,
+    sticky: bool | None,
+    champion: str | None,
+    challenger: str | None,
+) -> DeploymentState:
     from onepipe.tracking.registry import CHALLENGER, CHAMPION, resolve_model
 
     name = settings.model_name
@@ -118,86 +129,78 @@ def deploy(
                 "challenger (expected a challenger to send traffic to)"
             )
         shadow = False
-    state = DeploymentState(name, champ, challenger, 0 if shadow else canary, shadow, sticky)
-    deployer = deployer_for(settings, target)
-    return _apply(settings, deployer, "deploy", state, reason)
-
-
-def route_to_champion(
-    settings: Settings,
-    ref: ModelRef,
-    previous: str | None,
-    target: str | None = None,
-    reason: str = "",
-) -> tuple[Change, str] | None:
-    """After the registry moved ``champion``: route 100% to it if a deployment exists."""
-    deployer = deployer_for(settings, target)
-    version, previous = str(ref.version), (str(previous) if previous is not None else None)
-    live = current(settings, deployer)
-    if live is None:
-        return None
-    state = DeploymentState(ref.name, version, None, 0, False, live.sticky)
-    was = f" (was {previous})" if previous and previous != version else ""
-    return _apply(
-        settings, deployer, "promote", state, reason or f"registry champion -> v{version}{was}"
-    )
-
-
-def on_promote(
-    settings: Settings, ref: ModelRef, previous: str | None
-) -> tuple[Change, str] | None:
-    """Hook for ``onepipe promote``: keep serving in step with the registry.
-
-    If routing fails the registry aliases are put back, so registry and serving agree.
-    """
-    from onepipe.serve.errors import DeployError
-
-    try:
-        return route_to_champion(settings, ref, previous)
-    except DeployError:
-        _set_aliases(settings, _undo(ref, previous))
-        raise
+    return DeploymentState(name, champ, challenger, 0 if shadow else canary, shadow, sticky)
 
 
 def promote(
-    settings: Settings, version: str | None = None, target: str | None = None, reason: str = ""
+    settings: Settings,
+    version: str | None = None,
+    target: str | None = None,
+    reason: str = "",
+    name: str | None = None,
 ) -> tuple[ModelRef, str | None, tuple[Change, str] | None]:
-    """Registry promote (challenger -> champion) + route 100% to it when deployed."""
+    """Registry promote (challenger -> champion) + route 100% to it when deployed.
+
+    One transaction: the aliases and the routing move together or not at all. Another
+    model than the project's (``name``) has no deployment here: only its aliases move.
+    """
+    from onepipe.tracking.registry import (
+        CHALLENGER,
+        CHAMPION,
+        note_previous_champion,
+        resolve_model,
+        role_versions,
+    )
     from onepipe.tracking.registry import promote as registry_promote
 
-    ref, previous = registry_promote(settings, settings.model_name, version)
-    try:
-        routed = route_to_champion(settings, ref, previous, target, reason)
-    except Exception:
-        _set_aliases(settings, _undo(ref, previous))
-        raise
-    return ref, previous, routed
+    name = name or settings.model_name
+    if name != settings.model_name:
+        return (*registry_promote(settings, name, version), None)
+    deployer = deployer_for(settings, target)
+    with transaction.session(settings, deployer) as tx:
+        live = current(settings, deployer)
+        if live is None:  # nothing deployed: a registry change alone
+            return (*registry_promote(settings, name, version), None)
+        spec = f"{name}/{version}" if version else f"{name}@{CHALLENGER}"
+        new = str(resolve_model(settings, spec).version)
+        roles = role_versions(settings, name)
+        previous = roles[CHAMPION]
+        aliases = {CHAMPION: new, **({CHALLENGER: None} if roles[CHALLENGER] == new else {})}
+        state = DeploymentState(name, new, None, 0, False, live.sticky)
+        was = f" (was {previous})" if previous and previous != new else ""
+        routed = tx.run("promote", state, reason or f"registry champion -> v{new}{was}", aliases)
+    note_previous_champion(settings, name, new, previous)
+    return resolve_model(settings, f"{name}/{new}"), previous, routed
 
 
 def rollback(
     settings: Settings, to: int | None = None, target: str | None = None, reason: str = ""
 ) -> tuple[Change, str]:
     """Restore the state before the latest change, or change ``to``; registry aliases follow."""
+    from onepipe.tracking.registry import CHALLENGER, CHAMPION
+
     deployer = deployer_for(settings, target)
-    store = open_history(settings)
-    kw = {"env": settings.env, "backend": deployer.backend, "model": settings.model_name}
-    if to is not None:
-        source = store.get(to, **kw)
-    else:
-        changes = store.list(limit=2, **kw)
-        if len(changes) < 2:
-            raise UsageError(
-                f"rollback: {len(changes)} deployment change(s) recorded for "
-                f"{settings.model_name} ({deployer.backend}); nothing to return to "
-                "(expected at least two, see `onepipe history`)"
-            )
-        source = changes[1]
-    state = source.state
-    change, message = _apply(
-        settings, deployer, "rollback", state, reason or f"back to #{source.id}"
-    )
-    _set_aliases(settings, state)
-    return change, message
+    with transaction.session(settings, deployer) as tx:
+        store = open_history(settings)
+        kw = {"env": settings.env, "backend": deployer.backend, "model": settings.model_name}
+        if to is not None:
+            source = store.get(to, **kw)
+        else:
+            changes = store.list(limit=2, **kw)
+            if len(changes) < 2:
+                raise UsageError(
+                    f"rollback: {len(changes)} deployment change(s) recorded for "
+                    f"{settings.model_name} ({deployer.backend}); nothing to return to "
+                    "(expected at least two, see `onepipe history`)"
+                )
+            source = changes[1]
+        state = source.state
+        # The challenger alias stays where it is when the restored state has none.
+        aliases = {
+            CHAMPION: state.champion,
+            **({CHALLENGER: state.challenger} if state.challenger else {}),
+        }
+        return tx.run("rollback", state, reason or f"back to #{source.id}", aliases)
 
 
 def withdraw_challenger(
@@ -209,33 +212,13 @@ def withdraw_challenger(
     so a verdict computed on an older window never undoes some other, later change.
     """
     deployer = deployer_for(settings, target)
-    live = current(settings, deployer)
-    if live is None or live.challenger != str(version) or not (live.canary or live.shadow):
-        now = live.describe() if live else "nothing deployed"
-        raise UsageError(
-            f"canary rollback: the deployment does not route to challenger v{version} "
-            f"(now: {now}); nothing applied"
-        )
-    state = DeploymentState(live.model, live.champion, None, 0, False, live.sticky)
-    return _apply(settings, deployer, "rollback", state, reason or f"withdraw v{version}")
-
-
-def _undo(ref: ModelRef, previous: str | None) -> DeploymentState | None:
-    """The registry aliases as they were before a promote of ``ref``."""
-    if previous is None or str(previous) == str(ref.version):
-        return None
-    return DeploymentState(ref.name, str(previous), str(ref.version))
-
-
-def _set_aliases(settings: Settings, state: DeploymentState | None) -> None:
-    if state is None:
-        return
-    from onepipe.tracking.aliases import CHALLENGER, CHAMPION, alias
-    from onepipe.tracking.client import client_for
-
-    client = client_for(settings)
-    client.set_registered_model_alias(state.model, alias(settings, CHAMPION), state.champion)
-    if state.challenger:
-        client.set_registered_model_alias(
-            state.model, alias(settings, CHALLENGER), state.challenger
-        )
+    with transaction.session(settings, deployer) as tx:
+        live = current(settings, deployer)
+        if live is None or live.challenger != str(version) or not (live.canary or live.shadow):
+            now = live.describe() if live else "nothing deployed"
+            raise UsageError(
+                f"canary rollback: the deployment does not route to challenger v{version} "
+                f"(now: {now}); nothing applied"
+            )
+        state = DeploymentState(live.model, live.champion, None, 0, False, live.sticky)
+        return tx.run("rollback", state, reason or f"withdraw v{version}")

@@ -9,6 +9,8 @@ takes.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +80,9 @@ class Change:
 
 
 class HistoryStore(Protocol):
+    mark: str  # the SQL placeholder
+    id_column: str  # an auto-numbered primary key column, in the engine's words
+
     def record(
         self, *, env: str, backend: str, action: str, user: str, state: DeploymentState, reason: str
     ) -> Change: ...
@@ -88,15 +93,40 @@ class HistoryStore(Protocol):
 
     def get(self, change_id: int, *, env: str, backend: str, model: str) -> Change: ...
 
+    # For deployment changes as transactions (serve/intents.py, serve/transaction.py):
+    def connect(self) -> AbstractContextManager[Any]: ...
+
+    def atomic(self, conn: Any) -> AbstractContextManager[None]: ...
+
+    def insert(
+        self,
+        conn: Any,
+        *,
+        env: str,
+        backend: str,
+        action: str,
+        user: str,
+        state: DeploymentState,
+        reason: str,
+    ) -> Change: ...
+
+    def lock(
+        self, key: str, what: str, wait_s: float, on_wait: Callable[[], None] | None = None
+    ) -> AbstractContextManager[None]: ...
+
 
 class _SqlHistory:
     """Shared SQL for both engines; subclasses provide ``_connect`` and the placeholder."""
 
     mark = "?"
     ddl = ""
+    id_column = ""  # an auto-numbered primary key, in this engine's words
 
     def _connect(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def connect(self) -> Any:
+        return self._connect()
 
     def _ensure(self) -> None:
         with self._connect() as conn:
@@ -105,6 +135,23 @@ class _SqlHistory:
     def record(
         self, *, env: str, backend: str, action: str, user: str, state: DeploymentState, reason: str
     ) -> Change:
+        with self._connect() as conn:
+            return self.insert(
+                conn, env=env, backend=backend, action=action, user=user, state=state, reason=reason
+            )
+
+    def insert(
+        self,
+        conn: Any,
+        *,
+        env: str,
+        backend: str,
+        action: str,
+        user: str,
+        state: DeploymentState,
+        reason: str,
+    ) -> Change:
+        """Append one row on ``conn`` (inside the caller's transaction, if it opened one)."""
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         values = (
             now,
@@ -122,8 +169,7 @@ class _SqlHistory:
         )
         marks = ", ".join([self.mark] * len(COLUMNS))
         sql = f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({marks}) RETURNING id"
-        with self._connect() as conn:
-            row = conn.execute(sql, values).fetchone()
+        row = conn.execute(sql, values).fetchone()
         return _row_to_change((row[0], *values))
 
     def list(self, *, env: str, backend: str, model: str, limit: int | None = None) -> list[Change]:
@@ -158,9 +204,8 @@ class _SqlHistory:
 
 class SqliteHistory(_SqlHistory):
     mark = "?"
-    ddl = (
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, {_DDL_COLUMNS})"
-    )
+    id_column = "id INTEGER PRIMARY KEY AUTOINCREMENT"
+    ddl = f"CREATE TABLE IF NOT EXISTS {TABLE} ({id_column}, {_DDL_COLUMNS})"
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -172,13 +217,29 @@ class SqliteHistory(_SqlHistory):
         conn.execute("PRAGMA journal_mode=WAL")
         return _Closing(conn)
 
+    @contextmanager
+    def atomic(self, conn: Any) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def lock(
+        self, key: str, what: str, wait_s: float, on_wait: Callable[[], None] | None = None
+    ) -> AbstractContextManager[None]:
+        from onepipe.serve.changelock import file_lock
+
+        # One lock for the file: a laptop's history, where changes are rare and short.
+        return file_lock(self.path.with_name(self.path.name + ".lock"), what, wait_s, on_wait)
+
 
 class PostgresHistory(_SqlHistory):
     mark = "%s"
-    ddl = (
-        f"CREATE TABLE IF NOT EXISTS {TABLE} "
-        f"(id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, {_DDL_COLUMNS})"
-    )
+    id_column = "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    ddl = f"CREATE TABLE IF NOT EXISTS {TABLE} ({id_column}, {_DDL_COLUMNS})"
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -195,6 +256,18 @@ class PostgresHistory(_SqlHistory):
                 f"serve.history_url: cannot connect to PostgreSQL ({first})"
             ) from None
         return _Closing(conn)
+
+    def atomic(self, conn: Any) -> AbstractContextManager[None]:
+        return conn.transaction()
+
+    @contextmanager
+    def lock(
+        self, key: str, what: str, wait_s: float, on_wait: Callable[[], None] | None = None
+    ) -> Iterator[None]:
+        from onepipe.serve.changelock import advisory_lock
+
+        with self._connect() as conn, advisory_lock(conn, key, what, wait_s, on_wait):
+            yield
 
 
 class _Closing:

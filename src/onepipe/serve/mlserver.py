@@ -1,5 +1,8 @@
 """The MLServer worker: ``mlserver start`` in a subprocess, models loaded one version at a time.
 
+It listens on an owner-only Unix socket unless ``serve.mlserver.port`` is set (see
+serve/mlserver_endpoint.py), started through serve/mlserver_main.py for that.
+
 Each registry version becomes one MLServer model named ``<name>-v<version>``
 (``mlserver_mlflow.MLflowRuntime``, ``parameters.uri`` = the local artifact
 directory), loaded and unloaded through MLServer's repository API so one version
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,11 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from onepipe.lifecycle.tether import signal_group, tethered
 from onepipe.serve.errors import DeployError
+from onepipe.serve.mlserver_endpoint import MLServerEndpoint
 from onepipe.serve.models import ServedModel
 
 RUNTIME = "mlserver_mlflow.MLflowRuntime"
-HOST = "127.0.0.1"  # MLServer is reached through the gateway only
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -40,13 +45,11 @@ def model_settings(model: ServedModel) -> dict[str, Any]:
 
 
 def server_settings(
-    root: Path, http_port: int, grpc_port: int, parallel_workers: int
+    root: Path, endpoint: MLServerEndpoint, grpc_port: int, parallel_workers: int
 ) -> dict[str, Any]:
     return {
         "debug": False,
-        "host": HOST,
-        "http_port": http_port,
-        "grpc_port": grpc_port,
+        **endpoint.server_settings(grpc_port),
         "metrics_endpoint": None,  # no metrics server: faster start, one port fewer
         "parallel_workers": parallel_workers,
         "load_models_at_startup": False,
@@ -69,7 +72,10 @@ class MLServerWorker:
         load_timeout: float = 120.0,
     ) -> None:
         self.workdir = Path(workdir)
-        self.port = port or free_port()
+        self.port = port  # 0: the owner-only Unix socket
+        self.endpoint = (
+            MLServerEndpoint(port=port) if port else MLServerEndpoint.private(self.workdir)
+        )
         self.parallel_workers = parallel_workers
         self.startup_timeout = startup_timeout
         self.load_timeout = load_timeout
@@ -78,7 +84,7 @@ class MLServerWorker:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return self.endpoint.url
 
     def start(self) -> None:
         import httpx
@@ -86,18 +92,21 @@ class MLServerWorker:
         if self.workdir.exists():
             shutil.rmtree(self.workdir / "models", ignore_errors=True)
         (self.workdir / "models").mkdir(parents=True, exist_ok=True)
-        settings = server_settings(self.workdir, self.port, free_port(), self.parallel_workers)
+        grpc_port = free_port() if self.port else 0
+        settings = server_settings(self.workdir, self.endpoint, grpc_port, self.parallel_workers)
         (self.workdir / "settings.json").write_text(json.dumps(settings, indent=2))
-        exe = Path(sys.executable).with_name("mlserver")
         cmd = [
-            str(exe) if exe.exists() else (shutil.which("mlserver") or "mlserver"),
-            "start",
+            sys.executable,
+            "-m",
+            "onepipe.serve.mlserver_main",
             str(self.workdir),
+            *self.endpoint.launch_args(),
         ]
         log = self.log_path.open("ab")
         try:
+            # Tethered (lifecycle/tether.py): a gateway killed outright takes MLServer with it.
             self.proc = subprocess.Popen(
-                cmd,
+                tethered(cmd),
                 cwd=self.workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -116,7 +125,9 @@ class MLServerWorker:
                     f"(last log line: {self._last_log_line()}; log {self.log_path})"
                 )
             try:
-                if httpx.get(f"{self.url}/v2/health/live", timeout=1).status_code == 200:
+                with self.endpoint.client(timeout=1) as client:
+                    live = client.get(f"{self.endpoint.base_url}/v2/health/live")
+                if live.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -129,13 +140,15 @@ class MLServerWorker:
     def stop(self) -> None:
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
+            self.endpoint.cleanup()
             return
         proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            signal_group(proc, signal.SIGKILL)  # MLServer and its inference workers
             proc.wait(timeout=5)
+        self.endpoint.cleanup()  # its sockets (and a private temp dir holding them)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -150,7 +163,8 @@ class MLServerWorker:
         name = model.internal_name
         try:
             resp = await client.post(
-                f"{self.url}/v2/repository/models/{name}/load", timeout=self.load_timeout
+                f"{self.endpoint.base_url}/v2/repository/models/{name}/load",
+                timeout=self.load_timeout,
             )
         except httpx.HTTPError as exc:
             await self._forget(client, name)
@@ -164,7 +178,7 @@ class MLServerWorker:
                 f"{model.name}/{model.version} failed to load in MLServer: "
                 f"{_error_text(resp)} (log {self.log_path})"
             )
-        ready = await client.get(f"{self.url}/v2/models/{name}/ready", timeout=10)
+        ready = await client.get(f"{self.endpoint.base_url}/v2/models/{name}/ready", timeout=10)
         if ready.status_code != 200:
             await self._forget(client, name)
             raise DeployError(
@@ -177,7 +191,9 @@ class MLServerWorker:
 
     async def _forget(self, client: Any, name: str) -> None:
         try:
-            await client.post(f"{self.url}/v2/repository/models/{name}/unload", timeout=30)
+            await client.post(
+                f"{self.endpoint.base_url}/v2/repository/models/{name}/unload", timeout=30
+            )
         except Exception:  # best effort: the folder below is what matters for the next load
             pass
         shutil.rmtree(self.workdir / "models" / name, ignore_errors=True)

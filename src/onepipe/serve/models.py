@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from onepipe.errors import NotFoundError
+from onepipe.errors import NotFoundError, OnepipeError
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -50,8 +50,26 @@ class ServedModel:
         return f"{self.name}-v{self.version}"
 
 
+def check_ref_names(ref: ModelRef) -> None:
+    """A registry's name and version become folder names (artifact cache, MLServer's
+    model dirs): refuse any that could name a folder elsewhere. MLflow refuses such
+    names itself; this guards against a registry written by something else."""
+    for what, value in (("name", ref.name), ("version", str(ref.version))):
+        if (
+            not value
+            or value in (".", "..")
+            or any(c in value for c in "/\\\0")
+            or not value.isprintable()
+        ):
+            raise OnepipeError(
+                f"registered model {what} {value[:80]!r} cannot be served (expected one "
+                "folder name: not '.' or '..', no '/', '\\' or control characters)"
+            )
+
+
 def local_path(settings: Settings, ref: ModelRef) -> Path:
     """The model directory on this machine; remote artifact stores are downloaded once."""
+    check_ref_names(ref)
     parts = urlsplit(ref.source)
     if parts.scheme in ("", "file"):
         path = Path(unquote(parts.path if parts.scheme else ref.source))

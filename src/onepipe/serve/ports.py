@@ -13,7 +13,7 @@ import errno
 import socket
 
 from onepipe.errors import UsageError
-from onepipe.serve.mlserver import HOST as MLSERVER_HOST
+from onepipe.serve.mlserver_endpoint import HOST as MLSERVER_HOST
 
 
 def _socket(host: str) -> socket.socket:

@@ -1,8 +1,9 @@
 """The serve stage's protocol: make a ``DeploymentState`` live, report what is live.
 
 ``LocalDeployer`` (gateway + MLServer) and ``SeldonDeployer`` (a SeldonDeployment)
-implement it; :mod:`onepipe.serve.deployments` is the only caller and never
-branches on the backend.
+implement it; :mod:`onepipe.serve.deployments` and the transaction it runs each
+change in (:mod:`onepipe.serve.transaction`) are the only callers, and never branch
+on the backend.
 """
 
 from __future__ import annotations

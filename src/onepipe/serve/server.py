@@ -56,10 +56,16 @@ def run_gateway(
 ) -> None:
     """Blocks until Ctrl-C / SIGTERM; MLServer is stopped on the way out.
 
-    Taken ports are refused before anything starts (see serve/ports.py).
+    Taken ports are refused before anything starts (see serve/ports.py); a deployment
+    change left half-done is completed or rolled back first (serve/transaction.py).
     """
+    from onepipe.serve.deployments import recover
+
     cfg = settings.serve
     host = host or cfg.gateway.host
+    # A change a killed command left half-done is settled before the history is read, and
+    # before this gateway's port listens: the repair must not wait on a gateway not serving yet.
+    recover(settings, target=BACKEND)
     with claim_gateway_port(host, cfg.gateway.port if port is None else port) as sock:
         check_mlserver_port(cfg.mlserver.port, gateway_port=sock.getsockname()[1])
         _serve(settings, sock, host, on_ready, install_signal_handlers)
@@ -75,8 +81,10 @@ def _serve(
     import uvicorn
 
     from onepipe.serve import address
+    from onepipe.serve.control import control_key, identity
     from onepipe.serve.gateway.app import Gateway
     from onepipe.serve.gateway.asgi import build_app
+    from onepipe.serve.gateway.connections import protocol_class
     from onepipe.serve.gateway.worker import ModelHost
     from onepipe.serve.history import open_history
     from onepipe.serve.mlserver import MLServerWorker
@@ -97,6 +105,8 @@ def _serve(
         max_body_bytes=cfg.gateway.max_body_bytes,
         max_instances=cfg.gateway.max_instances,
         sticky_header=cfg.gateway.sticky_header,
+        control_key=control_key(settings),  # created on first use, owner-only
+        serves=identity(settings),
         timeout=cfg.gateway.upstream_timeout_s,
     )
     monitor = None
@@ -154,6 +164,7 @@ def _serve(
         lifespan="on",
         timeout_graceful_shutdown=10,
         loop=loop,
+        http=protocol_class(cfg.gateway.read_timeout_s),  # stalled and half-closed clients
     )
     server = uvicorn.Server(config)
     gateway.request_stop = lambda: setattr(server, "should_exit", True)  # for embedding callers

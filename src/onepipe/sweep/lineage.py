@@ -13,6 +13,7 @@ import time
 
 from onepipe.config import Settings
 from onepipe.errors import NotFoundError
+from onepipe.tracking import leases
 from onepipe.tracking.aliases import CHALLENGER, alias
 from onepipe.tracking.client import client_for, experiment_id
 from onepipe.tracking.registry import ModelRef
@@ -40,6 +41,8 @@ def start_parent_run(settings: Settings, sweep: str, backend: str, space: list) 
     }
     run = client.create_run(experiment_id(settings), tags=tags, run_name=f"sweep-{sweep}")
     run_id = run.info.run_id
+    # A sweeper killed before it finishes: the next command closes the run (leases.py).
+    leases.hold(settings.outbox_dir, settings.tracking_uri, run_id)
     cfg = settings.sweep
     client.log_batch(
         run_id,
@@ -57,7 +60,9 @@ def start_parent_run(settings: Settings, sweep: str, backend: str, space: list) 
 
 
 def reopen_parent_run(settings: Settings, run_id: str) -> None:
-    client_for(settings).update_run(run_id, status="RUNNING")
+    client = client_for(settings)
+    leases.hold(settings.outbox_dir, settings.tracking_uri, run_id)  # this process writes it now
+    client.update_run(run_id, status="RUNNING")
 
 
 def finish_parent_run(
@@ -78,6 +83,7 @@ def finish_parent_run(
         tags=[RunTag(k, v) for k, v in tags.items()],
     )
     client.set_terminated(run_id, status=status)
+    leases.release(settings.outbox_dir, run_id)
 
 
 def find_trial_run(settings: Settings, sweep: str, trial_name: str) -> str | None:

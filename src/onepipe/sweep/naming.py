@@ -27,7 +27,7 @@ def sweep_name(settings: Settings, name: str | None = None) -> str:
         name = re.sub(r"[^a-z0-9-]+", "-", "-".join(p for p in parts if p).lower()).strip("-")
     if settings.per_user and not name.startswith(f"{user_prefix(settings)}-"):
         name = f"{user_prefix(settings)}-{name}"
-    if not _DNS.match(name) or len(name) > 40:
+    if not _DNS.fullmatch(name) or len(name) > 40:  # fullmatch: '$' would let a newline in
         raise UsageError(
             f"sweep name {name!r}: expected lowercase letters, digits and '-', "
             "starting and ending with a letter or digit, at most 40 characters"

@@ -1,6 +1,7 @@
 """The local sweeper: an Optuna study whose trials run the trial command as subprocesses.
 
-Each trial is a child process (like a Katib trial pod) running ``onepipe trial``;
+Each trial is a child process (like a Katib trial pod) running ``onepipe trial``,
+tethered to the sweeper (lifecycle/tether.py: it dies with the sweeper, even a SIGKILLed one);
 its stdout is parsed line by line with the Katib collector's regex, intermediate
 objective values feed the pruner (Katib's medianstop) and a pruned trial is
 terminated. All study access happens on the calling thread; reader threads only
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from onepipe.config import Settings
 from onepipe.errors import ConfigError, NotFoundError, RunFailed, UsageError
+from onepipe.lifecycle.tether import signal_group, tethered
 from onepipe.sweep import algorithms, lineage
 from onepipe.sweep.metrics import Observation, parse_line
 from onepipe.sweep.naming import sweep_name
@@ -255,8 +257,9 @@ class OptunaSweeper:
             fh.write(f"$ {spec.shell()}\n")
         err = log.open("a", encoding="utf-8")
         # Own session: a Ctrl-C at the terminal reaches the sweeper, which stops trials itself.
+        # Tethered: a sweeper killed outright (SIGKILL) takes its trials with it.
         proc = subprocess.Popen(
-            argv,
+            tethered(argv),
             cwd=self.settings.root,
             env=env,
             stdout=subprocess.PIPE,
@@ -430,7 +433,7 @@ def _terminate(proc: subprocess.Popen) -> None:
     try:
         proc.wait(_TERMINATE_GRACE_S)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        signal_group(proc, signal.SIGKILL)  # the trial and whatever it started
         proc.wait()
 
 

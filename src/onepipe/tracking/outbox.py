@@ -6,6 +6,13 @@ a detached `python -m onepipe.tracking.outbox DIR` writes it within seconds,
 and anything of ours that reads MLflow drains the queue first (``client_for``),
 so lineage and history never miss a queued run. If MLflow is unreachable the
 record stays queued and the next reader retries: nothing is lost.
+
+The writer is the one helper process that does not die with its parent, on purpose:
+its job is to outlive the command that queued the record. It stays bounded instead:
+one writer per outbox at a time (a second one finds the lock taken and exits, the
+first writes what was queued meanwhile), and it ends after ``WRITER_LIFETIME_S``
+whatever happens (an unreachable server retrying). Killed half-way, its record is still
+queued and the run it had opened is closed as KILLED later (leases.py).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -20,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _draining = False
+WRITER_LIFETIME_S = 600
 
 
 def enqueue(outbox_dir: Path, record) -> Path:
@@ -44,12 +53,17 @@ def spawn_writer(outbox_dir: Path) -> None:
 
 
 @contextmanager
-def _locked(outbox_dir: Path):
+def _locked(outbox_dir: Path, wait: bool = True):
+    """Yields whether the lock is held (always True when ``wait``)."""
     outbox_dir.mkdir(parents=True, exist_ok=True)
     with open(outbox_dir / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -59,8 +73,10 @@ def pending(outbox_dir: str | Path) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
-def drain(outbox_dir: str | Path, tracking_uri: str | None = None) -> int:
-    """Write every queued record (for ``tracking_uri`` when given) to MLflow; returns how many."""
+def drain(outbox_dir: str | Path, tracking_uri: str | None = None, *, wait: bool = True) -> int:
+    """Write every queued record (for ``tracking_uri`` when given) to MLflow; returns how many.
+
+    ``wait=False``: return 0 at once when another process is draining this outbox."""
     global _draining
     if _draining or not pending(outbox_dir):
         return 0
@@ -68,18 +84,31 @@ def drain(outbox_dir: str | Path, tracking_uri: str | None = None) -> int:
 
     _draining = True
     written = 0
+    passed: set[Path] = set()  # not ours to write (another store) or unreadable
+
+    def todo() -> list[Path]:
+        return [p for p in pending(outbox_dir) if p not in passed]
+
     try:
-        with _locked(Path(outbox_dir)):
-            for path in pending(outbox_dir):  # listed again: another writer may have done some
-                try:
-                    record = RunRecord.from_json(json.loads(path.read_text()))
-                except (OSError, ValueError):
-                    continue
-                if tracking_uri and record.target.tracking_uri != tracking_uri:
-                    continue
-                replay(record)
-                path.unlink()
-                written += 1
+        # Listed again until nothing is new: records queued while we held the lock are ours
+        # (their own writer found it taken and exited), also those queued as we let go.
+        while todo():
+            with _locked(Path(outbox_dir), wait) as held:
+                if not held:
+                    break  # another writer drains; it lists again before it ends
+                while batch := todo():
+                    for path in batch:
+                        try:
+                            record = RunRecord.from_json(json.loads(path.read_text()))
+                        except (OSError, ValueError):
+                            passed.add(path)
+                            continue
+                        if tracking_uri and record.target.tracking_uri != tracking_uri:
+                            passed.add(path)
+                            continue
+                        replay(record)
+                        path.unlink()
+                        written += 1
     finally:
         _draining = False
     return written
@@ -89,8 +118,9 @@ def main(argv: list[str]) -> int:
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+    signal.alarm(WRITER_LIFETIME_S)  # its default action ends the process: bounded, whatever
     try:
-        drain(argv[0])
+        drain(argv[0], wait=False)
     except Exception:  # left queued; the next command that reads MLflow retries
         return 1
     return 0

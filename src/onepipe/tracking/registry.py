@@ -145,9 +145,38 @@ def promote(
     client.set_registered_model_alias(name, role_alias(settings, CHAMPION), target.version)
     if role_alias(settings, CHALLENGER) in target.aliases:
         client.delete_registered_model_alias(name, role_alias(settings, CHALLENGER))
-    if previous and previous != target.version:
-        client.set_model_version_tag(name, target.version, "onepipe.previous_champion", previous)
+    note_previous_champion(settings, name, target.version, previous)
     return resolve_model(settings, f"{name}/{target.version}"), previous
+
+
+def note_previous_champion(
+    settings: Settings, name: str, version: str, previous: str | None
+) -> None:
+    if previous and str(previous) != str(version):
+        client_for(settings).set_model_version_tag(
+            name, version, "onepipe.previous_champion", previous
+        )
+
+
+def role_versions(settings: Settings, name: str) -> dict[str, str | None]:
+    """This environment's champion and challenger versions (None: alias not set)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        aliases = client_for(settings).get_registered_model(name).aliases or {}
+    except MlflowException:
+        aliases = {}
+    found = {role: aliases.get(role_alias(settings, role)) for role in (CHAMPION, CHALLENGER)}
+    return {role: None if v is None else str(v) for role, v in found.items()}
+
+
+def set_role(settings: Settings, name: str, role: str, version: str | None) -> None:
+    """Point this environment's ``role`` alias at ``version``; None removes it."""
+    client = client_for(settings)
+    if version is None:
+        client.delete_registered_model_alias(name, role_alias(settings, role))
+    else:
+        client.set_registered_model_alias(name, role_alias(settings, role), version)
 
 
 def load_pyfunc(settings, spec: str):

@@ -7,6 +7,7 @@ from typing import Any
 
 from onepipe.config import Settings
 from onepipe.config.schema import ProjectConfig
+from onepipe.config.secrets import SECRET_KEYS
 from onepipe.errors import UsageError
 from onepipe.tracking.gitinfo import git_state
 from onepipe.tracking.lineage import lineage
@@ -60,7 +61,12 @@ def recorded_settings(current: Settings, record: dict[str, Any]) -> Settings:
     if not content:
         raise UsageError(f"run {record['run']['id']} has no recorded config (onepipe/config.json)")
     source = content["config"]
-    cfg = ProjectConfig.model_validate({**source, "environments": {}, "variants": {}})
+    typed = {**source, "environments": {}, "variants": {}}
+    # A run saves no credentials (masked, or a ${NAME} reference): connect as configured today.
+    for section, key in SECRET_KEYS:
+        if isinstance(typed.get(section), dict):
+            typed[section] = {**typed[section], key: getattr(getattr(current, section), key)}
+    cfg = ProjectConfig.model_validate(typed)
     settings = Settings.build(
         cfg,
         root=current.root,

@@ -33,7 +33,7 @@ class TrackingTarget:
             model_name=settings.model_name,
             env=settings.env,
             config_hash=settings.config_hash,
-            config={**settings.logical(), "resolved": settings.show()},
+            config=settings.saved(),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from onepipe.config import Settings
+from onepipe.config.secrets import mask
 from onepipe.pipeline.cache import StepCache
 from onepipe.pipeline.protocol import StepResult
+from onepipe.tracking import leases
 from onepipe.tracking.client import client_for, experiment_id
 from onepipe.tracking.gitinfo import GitState
 from onepipe.tracking.target import TrackingTarget
@@ -48,7 +50,7 @@ def lineage_tags(
         "onepipe.user": settings.user,
         "onepipe.config_hash": settings.config_hash,
         "onepipe.runner": runner,
-        "onepipe.command": command,
+        "onepipe.command": mask(command),
         "onepipe.data_commits": json.dumps(sorted(data_refs.values())),
         "onepipe.version": __version__,
         "onepipe.python": sys.version.split()[0],
@@ -85,6 +87,8 @@ class MlflowTracker:
             all_tags["mlflow.parentRunId"] = self.outer_parent
         run = self.client.create_run(self.experiment_id, tags=all_tags, run_name=run_name)
         self.run_id = run.info.run_id
+        # Killed before finish(), the run is closed as KILLED by the next command (leases.py).
+        leases.hold(self.target.outbox_dir, self.target.tracking_uri, self.run_id)
         self.client.log_batch(
             self.run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())]
         )
@@ -144,3 +148,14 @@ class MlflowTracker:
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
         self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
+        leases.release(self.target.outbox_dir, self.run_id)
+
+    def abandon(self, status: str) -> None:
+        """The run stopped before it finished (Ctrl-C: KILLED, a crash: FAILED)."""
+        if not self.run_id:
+            return
+        try:
+            self.client.set_terminated(self.run_id, status=status)
+        except Exception:  # noqa: BLE001 - the lease stays: the next command closes the run
+            return
+        leases.release(self.target.outbox_dir, self.run_id)

@@ -53,18 +53,7 @@ class InProcessRunner:
         return results
 
     def fully_cached(self, plan: RunPlan) -> bool:
-        if not plan.use_cache:
-            return False
-        cache = StepCache(plan.cache_dir)
-        produced: dict[tuple[str, str], ArtifactRecord] = {}
-        for task in plan.graph.tasks:
-            key, _, _ = _task_key(task, plan, produced)
-            hit = cache.lookup(key)
-            if hit is None:
-                return False
-            for name, record in hit.outputs.items():
-                produced[(task.name, name)] = record
-        return True
+        return plan.use_cache and len(cached_chain(plan)) == len(plan.graph.tasks)
 
     def _run_task(
         self,
@@ -145,6 +134,24 @@ class InProcessRunner:
                 f"task {task.name!r}: component function {task.function!r} is not importable from "
                 f"{plan.pipeline_module} (recompile with `onepipe compile`)"
             ) from None
+
+
+def cached_chain(plan: RunPlan) -> list[str]:
+    """Cache keys of the tasks this plan would hit now (a task fed by a miss has no known key)."""
+    cache = StepCache(plan.cache_dir)
+    produced: dict[tuple[str, str], ArtifactRecord] = {}
+    keys = []
+    for task in plan.graph.tasks:
+        if any(src not in produced for src in task.artifacts.values()):
+            continue  # an input is not cached: neither is this task's key known
+        key, _, _ = _task_key(task, plan, produced)
+        hit = cache.lookup(key)
+        if hit is None:
+            continue
+        keys.append(key)
+        for name, record in hit.outputs.items():
+            produced[(task.name, name)] = record
+    return keys
 
 
 def _output_path(staging: Path, name: str) -> Path:

@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import yaml
 
+from onepipe.config.secrets import mask
 from onepipe.errors import ConfigError, OnepipeError, RunFailed
 from onepipe.pipeline.protocol import RunListener, RunPlan, StepResult
 
@@ -99,8 +100,8 @@ def mlflow_link(tracking_uri: str, experiment: str, run_name: str) -> str:
     """Where the MLflow UI lists this run's experiment (only for an http(s) tracking server)."""
     if not tracking_uri.startswith(("http://", "https://")):
         return ""
-    return (
-        f"{tracking_uri.rstrip('/')}/#/experiments?searchFilter="
+    return (  # a link to show people: no password in it
+        f"{mask(tracking_uri).rstrip('/')}/#/experiments?searchFilter="
         f"{quote(f'attributes.run_name = {run_name!r}')}&experiment={quote(experiment)}"
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -23,7 +24,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from onepipe.serve.gateway.routing import RoutingTable, Target
-from onepipe.serve.gateway.validation import RequestError, instances_to_v2, v2_to_v2
+from onepipe.serve.gateway.validation import (
+    RequestError,
+    client_request_id,
+    instances_to_v2,
+    v2_to_v2,
+)
 from onepipe.serve.gateway.worker import ModelHost
 
 log = logging.getLogger("onepipe.serve.gateway")
@@ -67,9 +73,13 @@ class Gateway:
         max_body_bytes: int,
         max_instances: int,
         sticky_header: str,
+        control_key: str,
+        serves: dict[str, Any],
         timeout: float = 30.0,
     ) -> None:
         self.host = host
+        self.control_key = control_key  # the admin API answers only requests carrying it
+        self.serves = serves  # which project, config and env this gateway serves
         self.max_body_bytes = max_body_bytes
         self.max_instances = max_instances
         self.sticky_header = sticky_header.lower()
@@ -163,7 +173,9 @@ class Gateway:
             except Exception:  # a broken observer never breaks serving
                 log.exception("on_response hook failed")
 
-    async def _shadow(self, target: Target, payload: dict[str, Any], started: float) -> None:
+    async def _shadow(
+        self, target: Target, payload: dict[str, Any], started: float, ids: tuple[str, str | None]
+    ) -> None:
         try:
             _, data = await self._forward(target, payload)
             status = 200
@@ -172,7 +184,7 @@ class Gateway:
         except Exception:  # noqa: BLE001 - a shadow never affects anyone
             return
         if self.on_response:
-            self._emit(self._event(target, payload, data, status, started, shadow=True))
+            self._emit(self._event(target, payload, data, status, started, True, ids))
 
     def _event(
         self,
@@ -182,8 +194,11 @@ class Gateway:
         status: int,
         started: float,
         shadow: bool,
+        ids: tuple[str, str | None],
     ) -> dict[str, Any]:
         return {
+            "request_id": ids[0],  # the log's own id: the key, what the answer returns
+            "client_id": ids[1],  # the client's V2 id: data only
             "model_name": target.model.name,
             "model_version": target.version,
             "model_alias": target.alias,
@@ -212,19 +227,29 @@ class Gateway:
             shadow = None
         else:
             target, shadow = table.pick(incoming.sticky)
+        # The log owns its ids: a fresh one per request, whatever the client sent, so no
+        # request (refused or not) can overwrite another's record. 128 random bits, not
+        # guessable (feedback names them); os.urandom is 5x cheaper than str(uuid4()).
+        ids: tuple[str, str | None] = (os.urandom(16).hex(), None)
         try:
+            ids = (ids[0], client_request_id(body))
             payload, rows = parse(body, target.model.columns, self.max_instances)
+            payload["id"] = ids[0]
             target, data = await self._forward(target, payload)
         except RequestError as err:  # observers see refused and failed requests too
             if self.on_response:
-                self._emit(self._event(target, body, err.to_dict(), err.status, started, False))
+                event = self._event(target, body, err.to_dict(), err.status, started, False, ids)
+                self._emit(event)
             raise
+        data["id"] = ids[0]
+        if ids[1] is not None:
+            data["client_id"] = ids[1]
         if shadow is not None:
-            task = asyncio.create_task(self._shadow(shadow, payload, started))
+            task = asyncio.create_task(self._shadow(shadow, payload, started, ids))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
         if self.on_response:
-            self._emit(self._event(target, payload, data, 200, started, shadow=False))
+            self._emit(self._event(target, payload, data, 200, started, False, ids))
         return target, payload, data, rows
 
     @staticmethod
@@ -267,6 +292,8 @@ class Gateway:
             "model_alias": target.alias,
             "id": data.get("id"),
         }
+        if "client_id" in data:
+            body["client_id"] = data["client_id"]
         return 200, body, self._headers(target)
 
     async def infer(self, request: Request) -> Response:
@@ -328,15 +355,28 @@ class Gateway:
             headers=self._headers(target),
         )
 
-    # ---- admin (localhost only) -----------------------------------------------
-    def _local(self, request: Request) -> Response | None:
+    # ---- admin (localhost only, the project's control key) ----------------------------
+    def _admit(self, request: Request) -> Response | None:
+        """None when the caller is local and holds the key; else the refusal (serve/control.py)."""
+        from onepipe.serve.control import authorized
+
         client = request.client.host if request.client else ""
         if client not in LOCAL_CLIENTS:
             return _json({"error": "admin API: only reachable from localhost"}, 403)
+        if not authorized(request.headers.get("authorization"), self.control_key):
+            return _json(
+                {
+                    "error": "admin API: missing or wrong control key (expected the key of the "
+                    "project this gateway serves, sent as Authorization: Bearer KEY)",
+                    "serves": self.serves,  # so a command of another project can say whose it is
+                },
+                401,
+                {"www-authenticate": "Bearer"},
+            )
         return None
 
     async def admin_state(self, request: Request) -> Response:
-        if (denied := self._local(request)) is not None:
+        if (denied := self._admit(request)) is not None:
             return denied
         table = self.table
         return _json(
@@ -344,22 +384,34 @@ class Gateway:
                 "state": table.state.to_dict() if table else None,
                 "loaded": sorted(self.host.loaded_versions()),
                 "mlserver": self.host.url,
+                "serves": self.serves,
             }
         )
 
     async def admin_apply(self, request: Request) -> Response:
-        if (denied := self._local(request)) is not None:
+        if (denied := self._admit(request)) is not None:
             return denied
         from onepipe.errors import OnepipeError
+        from onepipe.serve.control import describe, same_project
         from onepipe.serve.state import DeploymentState
 
         try:
             body = await self._body(self.incoming(request))
             state = DeploymentState.from_dict(body["state"])
+            expect = body.get("expect")  # the identity the caller means to steer
         except RequestError as err:
             return _error(err)
-        except (KeyError, TypeError, ValueError, OnepipeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OnepipeError) as exc:
             return _json({"error": f"admin apply: bad state ({exc})"}, 400)
+        if isinstance(expect, dict) and not same_project(self.serves, expect):
+            return _json(
+                {
+                    "error": f"this gateway serves {describe(self.serves)}, not "
+                    f"{describe(expect)}; nothing applied",
+                    "serves": self.serves,
+                },
+                409,
+            )
         try:
             await self.host.apply(state)
         except OnepipeError as exc:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from onepipe.serve.gateway.app import Answer, Gateway, Incoming, _json
@@ -123,6 +123,8 @@ def build_app(gateway: Gateway, lifespan: Any = None) -> GatewayApp:
         return _json({"error": f"{request.method} {request.url.path}: method not allowed"}, 405)
 
     async def crash(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ClientDisconnect):  # e.g. closed for stalling: nobody to answer
+            return Response(status_code=400)
         return _json(_internal_error(exc), 500)
 
     fallback = Starlette(

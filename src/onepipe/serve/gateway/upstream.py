@@ -7,7 +7,8 @@ headers, per-request timers) was the largest single share of the gateway's CPU
 per request (about 40%, py-spy), which is latency the serving target counts.
 Admin calls (load/unload) still use httpx.
 
-Transport failures raise ``ConnectionError``; a request that dies on a reused
+MLServer is reached over its owner-only Unix socket, or its TCP port when one is set
+(``MLServerEndpoint.connect``). Transport failures raise ``ConnectionError``; a request that dies on a reused
 connection before any answer arrived (the server closed it while idle) is sent
 once more on a fresh one, so a keep-alive race never reaches a client.
 """
@@ -17,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httptools
+
+if TYPE_CHECKING:
+    from onepipe.serve.mlserver_endpoint import MLServerEndpoint
 
 # Below uvicorn's default keep-alive timeout (5 s): we drop an idle connection
 # before MLServer would, instead of racing its close.
@@ -85,11 +89,11 @@ class _Connection(asyncio.Protocol):
 
 
 class UpstreamPool:
-    def __init__(self, host: str, port: int, limit: int = 256) -> None:
-        self.host, self.port = host, port
+    def __init__(self, endpoint: MLServerEndpoint, limit: int = 256) -> None:
+        self.endpoint = endpoint
         self._idle: collections.deque[_Connection] = collections.deque()
         self._slots = asyncio.Semaphore(limit)
-        self._head = f"Host: {host}:{port}\r\nContent-Type: application/json\r\n"
+        self._head = f"Host: {endpoint.host_header}\r\nContent-Type: application/json\r\n"
 
     async def post(self, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
         data = (f"POST {path} HTTP/1.1\r\n{self._head}Content-Length: {len(body)}\r\n\r\n").encode(
@@ -125,9 +129,8 @@ class UpstreamPool:
             if not conn.closed and now - conn.idle_since < IDLE_LIMIT_S:
                 return conn
             conn.transport.close()
-        loop = asyncio.get_running_loop()
         try:
-            _, conn = await loop.create_connection(_Connection, self.host, self.port)
+            conn = await self.endpoint.connect(_Connection)
         except OSError as exc:
             raise ConnectionError(f"cannot connect to MLServer ({exc})") from None
         return conn

@@ -120,17 +120,36 @@ def coerce(value: Any, col: Column, where: str) -> Any:
     )
 
 
-def _to_v2(
-    columns: tuple[Column, ...], data: dict[str, list], n: int, request_id: Any = None
-) -> dict[str, Any]:
+MAX_CLIENT_ID = 256  # characters in a client's own request id
+
+
+def client_request_id(body: Any) -> str | None:
+    """The V2 ``id`` a client chose, checked: kept as data beside the log's own id (the
+    one the answer returns), never as the log's key, never sent on to MLServer."""
+    value = body.get("id") if isinstance(body, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise RequestError(422, f"id: expected a non-empty string, found {_kind(value)}", "id")
+    if len(value) > MAX_CLIENT_ID:
+        raise RequestError(
+            422, f"id: {len(value)} characters exceed the limit of {MAX_CLIENT_ID}", "id"
+        )
+    if not value.isprintable():
+        raise RequestError(
+            422,
+            "id: expected printable characters (found a newline, NUL or other control character)",
+            "id",
+        )
+    return value
+
+
+def _to_v2(columns: tuple[Column, ...], data: dict[str, list], n: int) -> dict[str, Any]:
     inputs = [
         {"name": c.name, "datatype": V2_TYPES[c.type], "shape": [n, 1], "data": data[c.name]}
         for c in columns
     ]
-    out: dict[str, Any] = {"inputs": inputs}
-    if isinstance(request_id, str):
-        out["id"] = request_id
-    return out
+    return {"inputs": inputs}
 
 
 def instances_to_v2(
@@ -297,4 +316,4 @@ def v2_to_v2(
         raise RequestError(
             413, f"inputs: {n} rows exceed the limit of {max_instances} per request", "inputs"
         )
-    return _to_v2(columns, seen, n, body.get("id")), n
+    return _to_v2(columns, seen, n), n

@@ -52,14 +52,12 @@ class ModelHost:
         return list(self._loaded)
 
     async def open(self) -> None:
-        import httpx
-
         from onepipe.serve.gateway.upstream import UpstreamPool
 
         # httpx for the few admin calls (load/unload); a lean keep-alive pool for inference,
         # whose CPU per request is what the gateway adds to every answer.
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
-        self._upstream = UpstreamPool("127.0.0.1", self.worker.port)
+        self._client = self.worker.endpoint.async_client(timeout=30.0)
+        self._upstream = UpstreamPool(self.worker.endpoint)
 
     async def close(self) -> None:
         if self._client is not None:
