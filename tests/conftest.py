@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from onepipe_testkit import FAST, CliResult, copy_project, git_init
+from onepipe_testkit import CliResult, Trained, copy_project, make_trained
 
 
 @pytest.fixture
@@ -32,31 +31,9 @@ def project(tmp_path, monkeypatch) -> Path:
     return root
 
 
-@dataclass
-class Trained:
-    root: Path
-    git_commit: str
-    data_ref: str
-    result: object  # RunResult of the first run
-
-    def settings(self, *overrides: str, env: str | None = None):
-        from onepipe.config import load_settings
-
-        return load_settings(
-            self.root / "onepipe.yaml", overrides=[*FAST, *overrides], env=env, user="tester"
-        )
-
-
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Trained:
-    """One project, committed to git, with batch 1 put and the pipeline run once (fast params)."""
-    from onepipe.config import load_settings
-    from onepipe.data import open_store
-    from onepipe.pipeline.execute import run_pipeline
-
-    root = copy_project(tmp_path_factory.mktemp("trained") / "proj")
-    commit = git_init(root)
-    settings = load_settings(root / "onepipe.yaml", overrides=FAST, user="tester")
-    data = open_store(settings).put("loans", [root / "data/loans/batch_1.csv"], message="batch 1")
-    result = run_pipeline(settings, command="pytest trained fixture")
-    return Trained(root, commit, data.ref, result)
+    """The shared trained project: tests that only read it. A test that moves its branch,
+    aliases or files uses a project of its own (``make_trained``), so no order of tests
+    sees another's changes."""
+    return make_trained(tmp_path_factory.mktemp("trained"))

@@ -98,3 +98,33 @@ class Emulator:
         conf = client.Configuration()
         conf.host = self.url
         return client.ApiClient(conf)
+
+
+@dataclass
+class Trained:
+    root: Path
+    git_commit: str
+    data_ref: str
+    result: object  # RunResult of the first run
+
+    def settings(self, *overrides: str, env: str | None = None):
+        from onepipe.config import load_settings
+
+        return load_settings(
+            self.root / "onepipe.yaml", overrides=[*FAST, *overrides], env=env, user="tester"
+        )
+
+
+def make_trained(folder: Path) -> Trained:
+    """A project in ``folder``, committed to git, with batch 1 put and the pipeline run once
+    (fast params)."""
+    from onepipe.config import load_settings
+    from onepipe.data import open_store
+    from onepipe.pipeline.execute import run_pipeline
+
+    root = copy_project(folder / "proj")
+    commit = git_init(root)
+    settings = load_settings(root / "onepipe.yaml", overrides=FAST, user="tester")
+    data = open_store(settings).put("loans", [root / "data/loans/batch_1.csv"], message="batch 1")
+    result = run_pipeline(settings, command="pytest trained fixture")
+    return Trained(root, commit, data.ref, result)

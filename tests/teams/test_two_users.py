@@ -130,6 +130,10 @@ def test_two_users_sweep_at_once_against_one_team_server(team_server, tmp_path, 
     holder = str(client.get_registered_model("credit-risk").aliases["challenger"])
     assert holder in versions.values()  # dev's challenger: whichever sweep finished last
 
+    # Two sweeps finishing together once lost the race on a new alias (the server inserts
+    # it without an upsert): many clients setting one new alias at once all succeed.
+    _set_new_aliases_at_once(client, "credit-risk", versions["alice"])
+
     # The same PostgreSQL holds the deployment history / prediction store database.
     pg_port = json.loads((data / "server.json").read_text())["pg_port"]
     store_password = team_server.credentials("alice")["ONEPIPE_STORE_PASSWORD"]
@@ -158,3 +162,31 @@ def test_two_users_sweep_at_once_against_one_team_server(team_server, tmp_path, 
     assert not (data / "pgdata" / "postmaster.pid").exists()
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{url}/health", timeout=2)
+
+
+def _set_new_aliases_at_once(client, name: str, version: str, clients: int = 8) -> None:
+    import threading
+
+    from onepipe.tracking.registry import set_alias
+
+    for round_ in range(4):
+        alias = f"race-{round_}"
+        barrier = threading.Barrier(clients)
+        failures: list[BaseException] = []
+
+        def set_it(
+            alias: str = alias, barrier: threading.Barrier = barrier, failures=failures
+        ) -> None:
+            barrier.wait()
+            try:
+                set_alias(client, name, alias, version)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=set_it) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not failures, failures[0]
+        assert str(client.get_registered_model(name).aliases[alias]) == version

@@ -6,11 +6,17 @@ import json
 import subprocess
 
 import pytest
-from onepipe_testkit import run_onepipe
+from onepipe_testkit import make_trained, run_onepipe
 
 from onepipe.errors import NotFoundError, UsageError
 from onepipe.tracking.lineage import lineage
 from onepipe.tracking.registry import resolve_model
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """This module promotes, puts a batch and edits files: a trained project of its own."""
+    return make_trained(tmp_path_factory.mktemp("trained-lineage"))
 
 
 def test_lineage_links_model_run_steps_data_git_and_config(trained):

@@ -16,7 +16,7 @@ from onepipe.errors import NotFoundError
 from onepipe.tracking import leases
 from onepipe.tracking.aliases import CHALLENGER, alias
 from onepipe.tracking.client import client_for, experiment_id
-from onepipe.tracking.registry import ModelRef
+from onepipe.tracking.registry import ModelRef, set_alias
 
 
 def start_parent_run(settings: Settings, sweep: str, backend: str, space: list) -> str:
@@ -130,7 +130,7 @@ def register_best(
         if held.get(key) != value:
             client.set_model_version_tag(ref.name, ref.version, key, value)
     # An identical model may already be registered: point challenger at it all the same.
-    client.set_registered_model_alias(ref.name, alias(settings, CHALLENGER), ref.version)
+    set_alias(client, ref.name, alias(settings, CHALLENGER), ref.version)
     if parent_run_id:
         client.set_tag(parent_run_id, "onepipe.model", f"{ref.name}/{ref.version}")
         client.set_tag(parent_run_id, "onepipe.best_trial", trial_name)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from onepipe.errors import ConfigError, UsageError
-from onepipe.team.private import make_dirs, write_private
+from onepipe.owner_only import make_dirs, write_private
 
 STORE_PASSWORD_VAR = "ONEPIPE_STORE_PASSWORD"
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

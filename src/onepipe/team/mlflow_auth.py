@@ -19,8 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from onepipe.errors import ConfigError
+from onepipe.owner_only import write_private
 from onepipe.team.credentials import ServerSecrets
-from onepipe.team.private import write_private
 
 ADMIN = "admin"
 DEFAULT_PERMISSION = "EDIT"

@@ -27,8 +27,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from onepipe.errors import ConfigError
+from onepipe.owner_only import make_dirs
 from onepipe.team.credentials import ServerSecrets
-from onepipe.team.private import make_dirs
 
 SUPERUSER = "postgres"
 MLFLOW_ROLE = "mlflow"

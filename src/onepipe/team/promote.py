@@ -64,7 +64,7 @@ def promote_between(
     """Make ``src``'s champion (or ``version``) the champion of ``dst``; record it in history."""
     from onepipe.serve.history import open_history
     from onepipe.serve.state import DeploymentState
-    from onepipe.tracking.registry import resolve_model
+    from onepipe.tracking.registry import resolve_model, set_alias
 
     if src.env == dst.env:
         raise UsageError(f"--from {src.env} --to {dst.env}: expected two different environments")
@@ -80,7 +80,7 @@ def promote_between(
         previous: str | None = resolve_model(dst, f"{name}@{CHAMPION}").version
     except NotFoundError:
         previous = None
-    _client(dst).set_registered_model_alias(name, alias(dst, CHAMPION), target_version)
+    set_alias(_client(dst), name, alias(dst, CHAMPION), target_version)
     _client(dst).set_model_version_tag(name, target_version, "onepipe.promoted_from", src.env)
     if previous and previous != target_version:
         _client(dst).set_model_version_tag(

@@ -26,6 +26,7 @@ from pathlib import Path
 from onepipe.errors import ConfigError
 from onepipe.extras import require
 from onepipe.lifecycle.tether import tethered
+from onepipe.owner_only import make_dirs, open_private_log, write_private
 from onepipe.team.credentials import (
     STORE_PASSWORD_VAR,
     ServerSecrets,
@@ -43,7 +44,6 @@ from onepipe.team.mlflow_auth import (
     write_auth_config,
 )
 from onepipe.team.postgres import Postgres, check_reachable, os_user_for_root, port_open
-from onepipe.team.private import make_dirs, open_private_log, write_private
 
 
 def free_port(host: str = "127.0.0.1") -> int:

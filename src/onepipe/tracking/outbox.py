@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,16 +26,17 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from onepipe.owner_only import make_dirs, write_private
+
 _draining = False
 WRITER_LIFETIME_S = 600
 
 
 def enqueue(outbox_dir: Path, record) -> Path:
-    outbox_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only: a record holds the tracking URI, which may carry a password.
+    make_dirs(outbox_dir)
     path = outbox_dir / f"{uuid.uuid1().hex}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record.to_json(), default=str))
-    os.replace(tmp, path)  # a reader never sees half a record
+    write_private(path, json.dumps(record.to_json(), default=str), sync=False)
     return path
 
 

@@ -128,7 +128,7 @@ def register(
     )
     if alias:
         alias = resolve_alias(settings, alias)
-        client.set_registered_model_alias(name, alias, mv.version)
+        set_alias(client, name, alias, mv.version)
     return ModelRef(name, str(mv.version), run_id, source, (alias,) if alias else ()), True
 
 
@@ -142,7 +142,7 @@ def promote(
         previous = resolve_model(settings, f"{name}@{CHAMPION}").version
     except NotFoundError:
         previous = None
-    client.set_registered_model_alias(name, role_alias(settings, CHAMPION), target.version)
+    set_alias(client, name, role_alias(settings, CHAMPION), target.version)
     if role_alias(settings, CHALLENGER) in target.aliases:
         client.delete_registered_model_alias(name, role_alias(settings, CHALLENGER))
     note_previous_champion(settings, name, target.version, previous)
@@ -170,13 +170,41 @@ def role_versions(settings: Settings, name: str) -> dict[str, str | None]:
     return {role: None if v is None else str(v) for role, v in found.items()}
 
 
+# A tracking server inserts a new alias with a plain INSERT: two clients setting the same
+# new alias at once make one of them fail on the alias table's unique key (seen with two
+# sweeps registering against one PostgreSQL-backed server). The row exists by then, so a
+# second try updates it. Matched on the table's name: it is the same for every database.
+_ALIAS_RACE_MARKS = ("registered_model_alias", "registered_model_aliases")
+ALIAS_ATTEMPTS = 5
+
+
+def set_alias(client, name: str, alias: str, version: str | int) -> None:
+    """``client.set_registered_model_alias``, tried again when it lost the insert race."""
+    import time
+
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(1, ALIAS_ATTEMPTS + 1):
+        try:
+            client.set_registered_model_alias(name, alias, version)
+            return
+        except MlflowException as exc:
+            text = str(exc)
+            raced = any(m in text for m in _ALIAS_RACE_MARKS) and (
+                "nique" in text or "already exists" in text or "Duplicate" in text
+            )
+            if not raced or attempt == ALIAS_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+
+
 def set_role(settings: Settings, name: str, role: str, version: str | None) -> None:
     """Point this environment's ``role`` alias at ``version``; None removes it."""
     client = client_for(settings)
     if version is None:
         client.delete_registered_model_alias(name, role_alias(settings, role))
     else:
-        client.set_registered_model_alias(name, role_alias(settings, role), version)
+        set_alias(client, name, role_alias(settings, role), version)
 
 
 def load_pyfunc(settings, spec: str):

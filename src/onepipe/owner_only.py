@@ -1,4 +1,5 @@
-"""Owner-only state for the team server: directories made 0700, files written 0600.
+"""Owner-only state (team server secrets, queued run records): directories made 0700,
+files written 0600.
 
 An existing directory's mode is never changed: running as root must not open a
 user's project to everyone (issue 11). A directory this module creates may get
@@ -27,15 +28,17 @@ def make_dirs(path: Path, *, group: int | None = None) -> list[Path]:
     return list(reversed(missing))
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``, readable and writable by its owner only."""
+def write_private(path: Path, text: str, *, sync: bool = True) -> None:
+    """Replace ``path`` with ``text``, readable and writable by its owner only; a reader
+    never sees half of it. ``sync=False`` skips the fsync where a lost file is harmless."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
