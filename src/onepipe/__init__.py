@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from onepipe.version import __version__
 
 if TYPE_CHECKING:
     from onepipe.project import Project
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str):
     if name == "Project":
+        # lazy: `import onepipe` stays light (every pipeline step's process imports it);
+        # Project brings the config, the data store and the pipeline runner
         from onepipe.project import Project
 
         return Project

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from onepipe.cli.main import main as cli
+
 
 def main(argv: list[str] | None = None) -> int:
-    from onepipe.cli.main import main as cli
-
     return cli(["demo", *(argv if argv is not None else sys.argv[1:])])
 
 

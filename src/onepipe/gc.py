@@ -23,8 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from onepipe.config import Settings
+from onepipe.data import open_store
 from onepipe.errors import OnepipeError
 from onepipe.lifecycle.swept import Swept
+from onepipe.pipeline.cache import StepCache
+from onepipe.pipeline.cache_gc import collect_cache
+from onepipe.pipeline.execute import build_plan
+from onepipe.pipeline.runners.inprocess import cached_chain
+from onepipe.tracking.lineage import registered_cache_keys
 
 DEFAULT_KEEP_DAYS = 7.0
 DEFAULT_WAIT_S = 30.0
@@ -54,16 +60,11 @@ def collect(
     keep_days: float = DEFAULT_KEEP_DAYS,
     wait_s: float = DEFAULT_WAIT_S,
 ) -> GcReport:
-    from onepipe.data import open_store
-
     data = open_store(settings).collect(dry_run=dry_run, wait_s=wait_s)
     return GcReport(dry_run, [data, _collect_cache(settings, dry_run, keep_days, wait_s)])
 
 
 def _collect_cache(settings: Settings, dry_run: bool, keep_days: float, wait_s: float) -> Swept:
-    from onepipe.pipeline.cache import StepCache
-    from onepipe.pipeline.cache_gc import collect_cache
-
     cache = StepCache(settings.path(settings.pipeline.cache_dir))
     if not cache.root.is_dir():
         return Swept("step cache", dry_run)
@@ -83,9 +84,5 @@ def _collect_cache(settings: Settings, dry_run: bool, keep_days: float, wait_s: 
 
 
 def _reachable_keys(settings: Settings) -> set[str]:
-    from onepipe.pipeline.execute import build_plan
-    from onepipe.pipeline.runners.inprocess import cached_chain
-    from onepipe.tracking.lineage import registered_cache_keys
-
     plan, _ = build_plan(settings)
     return set(cached_chain(plan)) | registered_cache_keys(settings)

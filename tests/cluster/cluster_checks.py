@@ -2,8 +2,9 @@
 
 Core Kubernetes kinds are validated with ``kubernetes-validate`` (the upstream
 OpenAPI-derived JSON schemas, strict: unknown fields are errors). Custom
-resources are validated against the schemas the project keeps: Katib's Swagger
-for Experiments, Seldon's CRD for SeldonDeployments. The Prometheus Operator
+resources are validated against the schemas their cluster backends keep (Katib's
+Swagger for Experiments, Seldon's CRD for SeldonDeployments ...: the backend's
+``BackendManifests.validate``). The Prometheus Operator
 kinds (ServiceMonitor, PrometheusRule) get a minimal structural schema written
 here: apiVersion/kind/metadata and the shape of ``spec`` the chart uses.
 """
@@ -147,17 +148,12 @@ def validate_object(obj: dict[str, Any]) -> str:
         errors = list(jsonschema.Draft7Validator(CRD_SCHEMAS[kind]).iter_errors(obj))
         assert not errors, f"{where}: {errors[0].json_path}: {errors[0].message}"
         return "structural schema (tests/cluster/cluster_checks.py)"
-    if kind == "Experiment":
-        from onepipe.k8s.schema import validate_swagger
-        from onepipe.sweep.katib.experiment import SWAGGER
+    from onepipe.k8s.manifests import validator
 
-        validate_swagger(obj, SWAGGER, "v1beta1.Experiment")
-        return "Katib v1beta1 Swagger"
-    if kind == "SeldonDeployment":
-        from onepipe.serve.seldon.render import validate
-
-        validate(obj)
-        return "Seldon v1 CRD schema"
+    check = validator(kind)
+    if check is not None:  # a cluster backend's kind: the upstream schema it keeps
+        check(obj)
+        return f"the schema of the backend rendering {kind}"
     try:
         kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
     except kubernetes_validate.ValidationError as exc:

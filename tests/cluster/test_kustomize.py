@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,20 +11,19 @@ import pytest
 import yaml
 from cluster_checks import validate_object
 
-from onepipe.k8s.render_overlays import (
-    OVERLAY_FILES,
-    PREDICTOR_SA,
-    TRIAL_SA,
-    pachyderm_pipeline,
-    render_all,
-    validate_pachyderm,
-    write,
-)
-from onepipe.k8s.schema import SchemaError
+from onepipe.k8s.manifests import PREDICTOR_SA, TRIAL_SA
+from onepipe.k8s.render_overlays import render_all, write
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
 ENVS = ("dev", "test", "acc", "prod")
+# Each stage's cluster backend's file (in registry order), then the project file.
+OVERLAY_FILES = (
+    "experiment.yaml",
+    "seldondeployment.yaml",
+    "pachyderm-pipeline.yaml",
+    "project-config.yaml",
+)
 KUBECTL = shutil.which("kubectl")
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 
@@ -48,48 +45,6 @@ def test_committed_manifests_are_current(tmp_path):
         assert k["resources"] == ["../../base", *OVERLAY_FILES]
         for res in k["resources"]:
             assert (MANIFESTS / "overlays" / env / res).exists(), res
-
-
-@pytest.mark.parametrize("env", ENVS)
-def test_pachyderm_pipeline_spec(env):
-    s = _settings(env)
-    request = pachyderm_pipeline(s)
-    here = MANIFESTS / "overlays" / env
-    assert json.loads((here / "pachyderm-pipeline.json").read_text()) == request
-    (cm,) = yaml.safe_load_all((here / "pachyderm-pipeline.yaml").read_text())
-    assert json.loads(cm["data"]["pipeline.json"]) == request
-    assert request["input"]["pfs"] == {
-        "project": "default",
-        "name": "loans",
-        "repo": "loans",
-        "branch": "master",
-        "glob": "/",
-    }
-    assert request["transform"]["image"] == s.image.training
-    cmd = request["transform"]["cmd"]
-    assert cmd[:2] == ["sh", "-c"]
-    assert (
-        f"onepipe run --config onepipe.yaml --env {env} -p data_ref=loans@${{loans_COMMIT}}"
-        in cmd[2]
-    )
-    patch = json.loads(request["podPatch"])
-    assert {op["path"] for op in patch} == {"/volumes/-", "/containers/0/volumeMounts/-"}
-
-
-def test_a_wrong_pachyderm_field_is_refused():
-    request = pachyderm_pipeline(_settings("acc"))
-    bad = copy.deepcopy(request)
-    bad["transform"]["command"] = bad["transform"].pop("cmd")  # cmd is the field's name
-    with pytest.raises(SchemaError, match=r"transform: Additional properties.*'command'"):
-        validate_pachyderm(bad)
-    bad = copy.deepcopy(request)
-    bad["datumTries"] = "1"
-    with pytest.raises(SchemaError, match="datumTries"):
-        validate_pachyderm(bad)
-    bad = copy.deepcopy(request)
-    del bad["input"]
-    with pytest.raises(SchemaError, match="input: required"):
-        validate_pachyderm(bad)
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -115,7 +115,7 @@ def test_a_runs_saved_config_and_tags_hold_no_password(tmp_path):
 
     from onepipe.data import open_store
     from onepipe.pipeline.execute import run_pipeline
-    from onepipe.tracking.reproduce import recorded_settings
+    from onepipe.pipeline.reproduce import recorded_settings
 
     root = copy_project(tmp_path / "proj")
     cfg = yaml.safe_load((root / "onepipe.yaml").read_text())

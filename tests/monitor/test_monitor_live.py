@@ -170,9 +170,9 @@ def test_clean_shutdown_loses_nothing(running, project):
     with httpx.Client(base_url=running.url, timeout=30) as c:
         ids = [c.post("/predict", json={"instances": [ROW]}).json()["id"] for _ in range(25)]
     running.stop()  # uvicorn's clean shutdown -> lifespan exit -> Monitor.close() drains
-    from onepipe.monitor.sqlite_store import SqlitePredictionStore
+    from onepipe.monitor.store import open_url
 
-    store = SqlitePredictionStore(project / ".onepipe" / "predictions.db")
+    store = open_url(str(project / ".onepipe" / "predictions.db"))
     assert len(store.query(request_ids=ids)) == 25
     assert logger.written == logger.submitted and logger.dropped == logger.failed == 0
     store.close()

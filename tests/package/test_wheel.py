@@ -20,8 +20,8 @@ DATA_FILES = (
     "onepipe/k8s/chart/values-prod.yaml",
     "onepipe/k8s/chart/templates/prometheusrule.yaml",
     "onepipe/k8s/chart/files/dashboards/onepipe.json",
-    "onepipe/k8s/schemas/katib/swagger-v1beta1.json",
-    "onepipe/k8s/schemas/pachyderm/CreatePipelineRequest.schema.json",
+    "onepipe/sweep/katib/schemas/swagger-v1beta1.json",
+    "onepipe/data/pachyderm/schemas/CreatePipelineRequest.schema.json",
     "onepipe/serve/seldon/schemas/seldondeployment-v1.schema.json.gz",
     "onepipe/monitor/report_template.html",
 )

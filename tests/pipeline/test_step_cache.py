@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
+from chain_project import make_chain_project
 
 from onepipe.config import load_settings
 from onepipe.errors import RunFailed
 from onepipe.pipeline.execute import run_pipeline
-from onepipe.testing import make_chain_project
 
 
 def statuses(result) -> list[str]:

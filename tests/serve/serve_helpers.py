@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import time
 from pathlib import Path
 
-import yaml
+from onepipe_testkit import free_port, private_copy  # noqa: F401 - the serve tests import them here
 
-from onepipe.serve.background import BackgroundGateway
+from onepipe.app.background import BackgroundGateway
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,31 +28,10 @@ ROW = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def load(project: Path, env: str = "dev"):
     from onepipe.config import load_settings
 
     return load_settings(project / "onepipe.yaml", env=env, user="tester")
-
-
-def private_copy(template: Path, root: Path, port: int) -> Path:
-    """A copy of ``template`` at ``root``: own registry DB and history, artifacts shared read-only."""
-    shutil.copytree(
-        template,
-        root,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("mlartifacts", "serve", "deployments.db*"),
-    )
-    (root / ".onepipe" / "mlartifacts").symlink_to(template / ".onepipe" / "mlartifacts")
-    cfg = yaml.safe_load((root / "onepipe.yaml").read_text())
-    cfg["serve"]["gateway"]["port"] = port
-    (root / "onepipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return root
 
 
 # The tests run serving exactly as the demo does.

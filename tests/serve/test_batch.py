@@ -76,3 +76,29 @@ def test_bad_input_commit_names_the_missing_columns(project, tmp_path):
     open_store(settings).put("other", [bad])
     with pytest.raises(UsageError, match="missing column.*employment_type"):
         score_commit(settings, "credit-risk@champion", "other")
+
+
+def test_a_model_loads_its_own_code_after_another_projects_components(project, tmp_path):
+    """A notebook that ran one project, then scores with another's model: the model's
+    shipped ``components`` wins over the ``components`` package already imported."""
+    import importlib
+    import sys
+
+    other = tmp_path / "other-project"
+    (other / "components").mkdir(parents=True)
+    (other / "components" / "__init__.py").write_text("")
+    (other / "components" / "model.py").write_text("WHO = 'other'\n")
+    saved = {k: v for k, v in sys.modules.items() if k.split(".")[0] == "components"}
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, str(other))
+    try:
+        assert importlib.import_module("components.model").WHO == "other"
+        result = score_commit(load(project), "credit-risk@champion", "loans", output_repo="p")
+        assert result["rows"] > 0
+        assert "other-project" not in (sys.modules["components"].__file__ or "")
+    finally:
+        sys.path.remove(str(other))
+        for name in [k for k in sys.modules if k.split(".")[0] == "components"]:
+            del sys.modules[name]
+        sys.modules.update(saved)

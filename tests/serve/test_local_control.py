@@ -195,7 +195,7 @@ def test_the_owner_steers_with_the_key_and_the_key_is_owner_only(gateway, projec
 
 
 def _history(settings):
-    from onepipe.serve.history import open_history
+    from onepipe.history import open_history
 
     return open_history(settings).list(
         env=settings.env, backend="mlserver", model=settings.model_name
@@ -246,8 +246,8 @@ def test_control_key_is_created_owner_only_once(tmp_path):
 
 def test_a_fixed_mlserver_port_opts_into_loopback_tcp(project):
     """The documented opt-out: serve.mlserver.port set -> MLServer on 127.0.0.1:PORT."""
+    from onepipe.app.background import BackgroundGateway
     from onepipe.config import load_settings
-    from onepipe.serve.background import BackgroundGateway
 
     mlserver_port, gateway_port = free_port(), free_port()
     settings = load_settings(

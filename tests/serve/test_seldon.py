@@ -8,11 +8,11 @@ import yaml
 from onepipe_testkit import Emulator
 from serve_helpers import load
 
+from onepipe.history import DeploymentState
 from onepipe.serve import deployments
 from onepipe.serve.errors import DeployError
 from onepipe.serve.seldon.deployer import SeldonDeployer
 from onepipe.serve.seldon.render import SeldonSchemaError, render, validate
-from onepipe.serve.state import DeploymentState
 from onepipe.tracking.registry import resolve_model
 
 

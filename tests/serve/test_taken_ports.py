@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import pytest
 from serve_helpers import free_port, load
 
+from onepipe.app.background import BackgroundGateway
 from onepipe.errors import OnepipeError
-from onepipe.serve.background import BackgroundGateway
 
 pytestmark = pytest.mark.slow
 

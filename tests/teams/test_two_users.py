@@ -66,8 +66,7 @@ def _project(root: Path, user: str, url: str, seed: int) -> Path:
 def test_two_users_sweep_at_once_against_one_team_server(team_server, tmp_path, monkeypatch):
     from mlflow import MlflowClient
 
-    from onepipe.serve.history import PostgresHistory
-    from onepipe.serve.state import DeploymentState
+    from onepipe.history import DeploymentState, open_history_url
 
     url, data, server = team_server.url, team_server.data, team_server.proc
     roots = {u: _project(tmp_path / u, u, url, seed) for u, seed in zip(USERS, (1, 2), strict=True)}
@@ -137,7 +136,7 @@ def test_two_users_sweep_at_once_against_one_team_server(team_server, tmp_path, 
     # The same PostgreSQL holds the deployment history / prediction store database.
     pg_port = json.loads((data / "server.json").read_text())["pg_port"]
     store_password = team_server.credentials("alice")["ONEPIPE_STORE_PASSWORD"]
-    history = PostgresHistory(f"postgresql://onepipe:{store_password}@127.0.0.1:{pg_port}/onepipe")
+    history = open_history_url(f"postgresql://onepipe:{store_password}@127.0.0.1:{pg_port}/onepipe")
     history.record(
         env="dev",
         backend="mlserver",

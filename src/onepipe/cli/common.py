@@ -56,9 +56,17 @@ def resolve(
     env: str | None = None,
     variant: str | None = None,
     params: list[str] | None = None,
+    *,
+    tracking: bool = True,
 ) -> Settings:
-    """Read the configuration exactly once per command."""
-    return load_settings(
+    """Read the configuration exactly once per command, where the command starts.
+
+    ``tracking``: the command may read or write MLflow, so its store is brought current
+    first (runs still queued written, runs of killed commands closed: pipeline/outbox.py).
+    Commands that never touch MLflow pass False, and so does ``onepipe run``, which must
+    not when it executes nothing (run_pipeline's ``defer_tracking`` decides).
+    """
+    settings = load_settings(
         config or os.environ.get("ONEPIPE_CONFIG") or None,
         env=env or os.environ.get("ONEPIPE_ENV") or None,
         variant=variant,
@@ -66,6 +74,12 @@ def resolve(
         user=current_user(),
         environ=os.environ,  # ${NAME} references in URL keys (config/secrets.py)
     )
+    if tracking:
+        # lazy: the run recorder (tracking/, pipeline/record.py) stays off `onepipe --help`
+        from onepipe.pipeline.outbox import catch_up
+
+        catch_up(settings)
+    return settings
 
 
 def print_json(obj: Any) -> None:

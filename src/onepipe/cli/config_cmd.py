@@ -28,7 +28,7 @@ def show(
     json_: JsonOpt = False,
 ) -> None:
     """Print the configuration resolved for an environment and variant."""
-    settings = resolve(config, env, variant, param)
+    settings = resolve(config, env, variant, param, tracking=False)
     data = settings.show()
     if json_:
         print_json(data)

@@ -29,7 +29,7 @@ RefArg = Annotated[str, typer.Argument(help="REPO, REPO@BRANCH or REPO@COMMIT (i
 
 
 def _open(config: Path | None, env: str | None) -> tuple[Settings, DataStore]:
-    settings = resolve(config, env)
+    settings = resolve(config, env, tracking=False)
     return settings, open_store(settings)
 
 

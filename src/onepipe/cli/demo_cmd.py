@@ -14,6 +14,7 @@ and the truth column (``model.label``, or the label the model recorded).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,10 +23,17 @@ import typer
 from rich.console import Console
 from rich.rule import Rule
 
+from onepipe.app.background import BackgroundGateway
 from onepipe.cli.common import ConfigOpt, resolve
+from onepipe.cli.model_cmd import lineage
+from onepipe.cli.monitor_cmd import apply_verdict
 from onepipe.cli.progress import StepProgress, print_summary
-from onepipe.errors import OnepipeError, UsageError
-from onepipe.serve.background import BackgroundGateway
+from onepipe.data import open_store
+from onepipe.errors import NotFoundError, OnepipeError, UsageError
+from onepipe.serve.models import served_model
+from onepipe.tracking.client import client_for
+from onepipe.tracking.modelfacts import TAGS
+from onepipe.tracking.registry import promote, resolve_model
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -73,6 +81,7 @@ class DemoData:
 
 
 def demo_data(settings: Settings) -> DemoData:
+    # lazy: the monitor (numpy, pandas, MLflow) stays off `onepipe --help`
     from onepipe.monitor.watch import watched_param
 
     _, repo = watched_param(settings)
@@ -88,6 +97,7 @@ def demo_data(settings: Settings) -> DemoData:
 
 def _ports_free(settings: Settings) -> None:
     """Refuse a taken serving port before anything runs, not after training (stage 6)."""
+    # lazy: serve.ports brings asyncio and httpx; `onepipe --help` loads this module
     from onepipe.serve.ports import check_mlserver_port, claim_gateway_port
 
     gateway = settings.serve.gateway
@@ -107,11 +117,6 @@ def _rel(settings: Settings, path: Path) -> str:
 
 def _commit(settings: Settings, data: DemoData, batch: Path, message: str) -> str:
     """Commit ``batch`` unless the branch head already holds exactly these bytes."""
-    import hashlib
-
-    from onepipe.data import open_store
-    from onepipe.errors import NotFoundError
-
     store = open_store(settings)
     try:
         head = store.resolve(f"{data.repo}@{settings.data.default_branch}")
@@ -130,9 +135,8 @@ def _commit(settings: Settings, data: DemoData, batch: Path, message: str) -> st
 
 def play(settings: Settings, *, loop: bool = True, requests: int = 600, rows: int = 20) -> int:
     """The demo on ``settings``' project; returns the exit code."""
-    from onepipe.cli.model_cmd import lineage
+    # lazy: the pipeline runner stays off `onepipe --help`
     from onepipe.pipeline.execute import run_pipeline
-    from onepipe.tracking.registry import promote
 
     try:
         data = demo_data(settings)
@@ -182,16 +186,10 @@ class Traffic:
 
     @classmethod
     def for_champion(cls, settings: Settings) -> Traffic:
-        from onepipe.serve.models import served_model
-        from onepipe.tracking.modelfacts import TAGS
-        from onepipe.tracking.registry import resolve_model
-
         ref = resolve_model(settings, f"{settings.model_name}@champion")
         columns = [c.name for c in served_model(settings, ref).columns]
         label = settings.model.label
         if label is None:
-            from onepipe.tracking.client import client_for
-
             tags = client_for(settings).get_model_version(ref.name, ref.version).tags or {}
             label = tags.get(TAGS["label"])
         if not label:
@@ -206,6 +204,7 @@ class Traffic:
     ) -> dict[str, int]:
         """``requests`` POST /predict of ``rows`` rows drawn from ``batch``, each followed by
         its truth on POST /feedback. Returns requests per answering version."""
+        # lazy: httpx, numpy and pandas stay off `onepipe --help`
         import httpx
         import numpy as np
         import pandas as pd
@@ -240,11 +239,12 @@ class Traffic:
 
 
 def _show_monitor(settings: Settings) -> None:
+    # lazy: the monitor (numpy, pandas, MLflow, its SQLite store) stays off `onepipe --help`
     from onepipe.monitor.report import status
-    from onepipe.monitor.store import open_store
+    from onepipe.monitor.store import open_store as open_predictions
     from onepipe.monitor.windows import since_from
 
-    store = open_store(settings)
+    store = open_predictions(settings)
     try:
         report = status(
             settings, store, since_from(None, settings.monitor.window), with_drift=False
@@ -268,7 +268,8 @@ def _show_monitor(settings: Settings) -> None:
 
 def run_loop(settings: Settings, data: DemoData, *, requests: int = 600, rows: int = 20) -> int:
     """Serve the champion, live traffic with feedback, drift, retrain, canary, verdict, report."""
-    from onepipe.cli.monitor_cmd import apply_verdict
+    # lazy: the monitor (numpy, pandas, MLflow) and the deployment history (SQLite) stay
+    # off `onepipe --help`
     from onepipe.monitor.html_report import write_report
     from onepipe.monitor.report import analyze_canary
     from onepipe.monitor.store import open_store as open_predictions

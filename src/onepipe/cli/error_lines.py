@@ -3,6 +3,8 @@ server's "no" (401, 403, unreachable) as the user's to fix rather than a bug of 
 
 from __future__ import annotations
 
+from onepipe.config.secrets import mask
+
 # MLflow's error codes for a tracking server's 401 and 403 (its basic-auth app, `onepipe server`).
 _REFUSALS = {
     "UNAUTHENTICATED": "the tracking server refused the login (401): set "
@@ -25,6 +27,4 @@ def tracking_server_said(exc: BaseException) -> str | None:
 
 def masked(exc: BaseException) -> str:
     """The error's text with any password in a URL shown as ``***`` (libraries quote URLs)."""
-    from onepipe.config.secrets import mask
-
     return mask(str(exc))

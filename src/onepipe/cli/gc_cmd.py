@@ -46,8 +46,9 @@ def gc(
     """Collect temp files of killed puts, unreferenced blobs and unreachable cache entries.
 
     Kept: everything a branch reaches, the cache entries the pipeline hits now and those
-    behind registered model versions, and entries used within --keep-days (docs/gc.md).
+    behind registered model versions, and entries used within --keep-days (docs/lifecycle.md).
     """
+    # lazy: the pipeline planner gc uses stays off `onepipe --help`
     from onepipe.gc import collect
 
     if keep_days < 0 or wait < 0:

@@ -25,6 +25,7 @@ def init(
     json_: JsonOpt = False,
 ) -> None:
     """Create a small, complete project: config, steps, pipeline, model, data, test, README."""
+    # lazy: the scaffold (numpy) stays off `onepipe --help`
     from onepipe.scaffold.project import create_project
 
     root = (path or Path(name)).resolve()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from onepipe.cli.common import (
     print_json,
     resolve,
 )
+from onepipe.cli.progress import StepProgress
 
 
 def register(app: typer.Typer) -> None:
@@ -71,7 +73,7 @@ def watch(
     param: ParamOpt = None,
 ) -> None:
     """Retrain (the same pipeline) on a new data commit or a drift alert; the result is challenger."""
-    from onepipe.cli.progress import StepProgress
+    # lazy: the monitor and the pipeline runner (numpy, pandas, MLflow) stay off `onepipe --help`
     from onepipe.monitor.watch import check_once
     from onepipe.monitor.windows import parse_duration
 
@@ -85,8 +87,6 @@ def watch(
         "command": "onepipe watch" + (" --once" if once else ""),
     }
     if once:
-        import time
-
         result = check_once(settings, since=None if window is None else time.time() - window, **kw)
         _print_result(result, json_)
         raise typer.Exit(result.exit_code)
@@ -94,8 +94,6 @@ def watch(
         f"watching {branch or settings.data.default_branch} every {interval:g}s "
         f"(drift: {'off' if no_drift else 'on'}); Ctrl-C to stop"
     )
-    import time
-
     while True:
         result = check_once(settings, since=None if window is None else time.time() - window, **kw)
         if result.action != "none" or json_:
@@ -115,6 +113,7 @@ def report(
     env: EnvOpt = None,
 ) -> None:
     """One self-contained HTML file: quality and latency over time, drift, canary, lineage."""
+    # lazy: the report (numpy, pandas, MLflow) stays off `onepipe --help`
     from onepipe.monitor.html_report import write_report
     from onepipe.monitor.windows import since_from
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -9,6 +10,23 @@ import click
 import typer
 
 from onepipe import __version__
+from onepipe.cli import (
+    config_cmd,
+    data_cmd,
+    demo_cmd,
+    extend,
+    gc_cmd,
+    init_cmd,
+    loop_cmd,
+    model_cmd,
+    monitor_cmd,
+    render_cmd,
+    run_cmd,
+    serve_cmd,
+    sweep_cmd,
+    team_cmd,
+    up_cmd,
+)
 from onepipe.cli.error_lines import masked, tracking_server_said
 from onepipe.cli.json_stdout import stdout_reserved_for_json
 from onepipe.errors import OnepipeError
@@ -39,30 +57,12 @@ def _root(
 
 
 def _register() -> None:
-    from onepipe.cli import (
-        config_cmd,
-        data_cmd,
-        demo_cmd,
-        gc_cmd,
-        init_cmd,
-        kfp_cmd,
-        loop_cmd,
-        model_cmd,
-        monitor_cmd,
-        render_cmd,
-        run_cmd,
-        serve_cmd,
-        sweep_cmd,
-        team_cmd,
-        up_cmd,
-    )
-
     init_cmd.register(app)  # `onepipe init`
     demo_cmd.register(app)  # `onepipe demo`
     app.add_typer(config_cmd.app, name="config", help="Show the resolved configuration.")
     app.add_typer(data_cmd.app, name="data", help="Versioned data: repos, branches, commits.")
     run_cmd.register(app)
-    kfp_cmd.register(app)  # `onepipe submit`, `onepipe runs`
+    extend.add_backend_commands(app, sweep_cmd.render_app)  # `submit`, `render sweep` ...
     model_cmd.register(app)
     sweep_cmd.register(app)
     render_cmd.register(sweep_cmd.render_app)  # `onepipe render overlays`
@@ -79,8 +79,6 @@ _register()
 
 def _quiet_libraries() -> None:
     # MLflow's INFO lines and artifact progress bars drown the step progress.
-    import logging
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # MLflow sets its logger's level from this when it is imported, after this runs.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")

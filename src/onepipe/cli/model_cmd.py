@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.table import Table
+from rich.tree import Tree
 
 from onepipe.cli.common import ConfigOpt, EnvOpt, JsonOpt, err, out, print_json, resolve
+from onepipe.cli.progress import StepProgress
+from onepipe.cli.team_cmd import promote_between_envs
+from onepipe.errors import UsageError
+from onepipe.tracking.client import client_for
+from onepipe.tracking.lineage import lineage as get_lineage
 
 
 def register(app: typer.Typer) -> None:
@@ -33,9 +40,7 @@ def promote(
     ] = None,
     to_env: Annotated[
         str | None,
-        typer.Option(
-            "--to", help="... to be this env's champion (README: Environments and teams)."
-        ),
+        typer.Option("--to", help="... to be this env's champion (docs/teams.md)."),
     ] = None,
     reason: Annotated[str, typer.Option("--reason", help="Recorded in the history.")] = "",
 ) -> None:
@@ -44,14 +49,12 @@ def promote(
     With --from/--to: make one environment's champion the other's (lineage kept, recorded).
     """
     if from_env or to_env:
-        from onepipe.errors import UsageError
-
         if not (from_env and to_env) or env:
             raise UsageError("promote: --from and --to go together, without --env")
-        from onepipe.cli.team_cmd import promote_between_envs
-
         return promote_between_envs(model, version, from_env, to_env, reason, config, json_)
-    from onepipe.serve.deployments import promote as do_promote  # serving follows, if deployed
+    # lazy: the deployment history (SQLite) stays off `onepipe --help`
+    # (serving follows, if deployed)
+    from onepipe.serve.deployments import promote as do_promote
 
     settings = resolve(config, env)
     ref, previous, routed = do_promote(settings, version, name=model)
@@ -78,16 +81,12 @@ def lineage(
     json_: JsonOpt = False,
 ) -> None:
     """Print the chain: model version -> run -> steps -> data commits -> git commit -> config."""
-    from onepipe.tracking.lineage import lineage as get_lineage
-
     settings = resolve(config, env)
     info = get_lineage(settings, model)
     if json_:
         info["config"].pop("content", None)
         print_json(info)
         return
-    from rich.tree import Tree
-
     m, r = info["model"], info["run"]
     aliases = f" [{', '.join(m['aliases'])}]" if m["aliases"] else ""
     tree = Tree(f"[bold]model[/] {m['name']}/{m['version']}{aliases}")
@@ -127,8 +126,8 @@ def reproduce(
     json_: JsonOpt = False,
 ) -> None:
     """Re-run the recorded config at the recorded data commit; report whether metrics match exactly."""
-    from onepipe.cli.progress import StepProgress
-    from onepipe.tracking.reproduce import reproduce as do_reproduce
+    # lazy: the pipeline runner stays off `onepipe --help`
+    from onepipe.pipeline.reproduce import reproduce as do_reproduce
 
     settings = resolve(config, env)
     rep = do_reproduce(settings, model, listener=None if json_ else StepProgress(err))
@@ -154,10 +153,10 @@ def reproduce(
 
 def models(config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False) -> None:
     """List registered versions of the project's model: aliases, task and the project's metrics."""
+    # lazy: MLflow (~1 s to import) and the monitor stay off `onepipe --help`
     from mlflow.exceptions import MlflowException
 
     from onepipe.monitor.task import newest_task, task_for
-    from onepipe.tracking.client import client_for
 
     settings = resolve(config, env)
     client = client_for(settings)
@@ -186,8 +185,6 @@ def models(config: ConfigOpt = None, env: EnvOpt = None, json_: JsonOpt = False)
     if json_:
         print_json({"model": name, "task": task, "metrics": specs, "versions": rows})
         return
-    from rich.table import Table
-
     table = Table(show_edge=False)
     for col in ("version", "aliases", "task", "run", *columns):
         table.add_column(col)

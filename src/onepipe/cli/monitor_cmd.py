@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from onepipe.cli.common import ConfigOpt, EnvOpt, JsonOpt, err, out, print_json, resolve
+from onepipe.config.secrets import mask
 
 SinceOpt = Annotated[
     str | None,
@@ -27,6 +29,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _open(settings):
+    # lazy: its SQLite store stays off `onepipe --help`
     from onepipe.monitor.store import open_store
 
     return open_store(settings)
@@ -50,8 +53,6 @@ def _live_quality(v: dict[str, Any]) -> str:
 
 
 def _print_status(report: dict[str, Any]) -> None:
-    from rich.table import Table
-
     table = Table(title=f"{report['model']} (env {report['env']})", title_justify="left")
     for col in ("version", "role", "requests", "errors", "p50", "p99", "drift"):
         table.add_column(col)
@@ -101,6 +102,7 @@ def monitor(
     """Per serving version: requests, error rate, p50/p99, live metrics, drift, alerts."""
     if ctx.invoked_subcommand is not None:
         return
+    # lazy: the monitor (numpy, pandas, MLflow) stays off `onepipe --help`
     from onepipe.monitor.report import status
     from onepipe.monitor.windows import since_from
 
@@ -125,8 +127,8 @@ def serve(
     config: ConfigOpt = None,
     env: EnvOpt = None,
 ) -> None:
-    """The monitor service alone (cluster path): /api/v1/seldon, /feedback, /metrics, /health."""
-    from onepipe.config.secrets import mask
+    """The monitor service alone (cluster path): serve backends' event intakes, /feedback, /metrics, /health."""
+    # lazy: the monitor service (Starlette, uvicorn, MLflow) stays off `onepipe --help`
     from onepipe.monitor.service import serve as run
 
     settings = resolve(config, env)
@@ -145,6 +147,7 @@ def drift_check(
     env: EnvOpt = None,
 ) -> None:
     """Drift of every serving version vs its training profile; exit 1 on an alert (CronJob)."""
+    # lazy: the monitor (numpy, pandas, MLflow) stays off `onepipe --help`
     from onepipe.monitor.report import drift_for_version, last_change
     from onepipe.monitor.windows import since_from
 
@@ -206,6 +209,7 @@ def analyze(
     env: EnvOpt = None,
 ) -> None:
     """Challenger vs champion on the same window: promote, rollback or wait, with the numbers."""
+    # lazy: the monitor (numpy, pandas, MLflow) stays off `onepipe --help`
     from onepipe.monitor.report import analyze_canary
     from onepipe.monitor.windows import since_from
 
@@ -242,6 +246,7 @@ def analyze(
 
 def apply_verdict(settings, verdict) -> str:
     """Promote or roll back through the deployer; the reason goes into the deployment history."""
+    # lazy: the deployment history (SQLite) stays off `onepipe --help`
     from onepipe.serve import deployments
 
     reason = f"canary analyze --auto: {verdict.verdict} ({verdict.reason})"[:500]

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from onepipe.cli.common import ConfigOpt, JsonOpt, VariantOpt, err, print_json, resolve
+from onepipe.config.schema import ENVIRONMENTS
+from onepipe.errors import UsageError
 
 
 def register(render_app: typer.Typer) -> None:
@@ -35,7 +37,8 @@ def render_overlays(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Write manifests/base and manifests/overlays/<env> (Katib, Seldon, Pachyderm, RBAC)."""
+    """Write manifests/base and manifests/overlays/<env> (cluster backends' resources, RBAC)."""
+    # lazy: the manifest and chart modules (numpy, jsonschema) stay off `onepipe --help`
     from onepipe.k8s.render_overlays import render_all, write
 
     envs = _envs(env)
@@ -68,6 +71,7 @@ def render_chart(
     json_: JsonOpt = False,
 ) -> None:
     """Copy onepipe's Helm chart into the project, values-<env>.yaml holding its values."""
+    # lazy: the manifest and chart modules (numpy, jsonschema) stay off `onepipe --help`
     from onepipe.k8s.helm import RELEASE, write_chart
 
     envs = _envs(env)
@@ -88,9 +92,6 @@ def render_chart(
 
 
 def _envs(env: list[str] | None) -> list[str]:
-    from onepipe.config.schema import ENVIRONMENTS
-    from onepipe.errors import UsageError
-
     envs = list(dict.fromkeys(env or ENVIRONMENTS))
     for name in envs:
         if name not in ENVIRONMENTS:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from onepipe import plugins
 from onepipe.cli.common import (
     ConfigOpt,
     EnvOpt,
@@ -20,6 +21,10 @@ from onepipe.cli.common import (
     print_json,
     resolve,
 )
+from onepipe.cli.progress import StepProgress, print_summary
+from onepipe.config.secrets import mask
+from onepipe.errors import RunFailed
+from onepipe.pipeline.compile import write_ir
 
 
 def register(app: typer.Typer) -> None:
@@ -37,19 +42,22 @@ def run(
         bool, typer.Option("--no-cache", help="Execute every step, ignoring the cache.")
     ] = False,
     runner: Annotated[
-        str | None, typer.Option("--runner", help="inprocess or kfp-local (default from config).")
+        str | None,
+        typer.Option(
+            "--runner",
+            help=f"One of: {', '.join(plugins.names('runner'))} (default backends.runner).",
+        ),
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Run the pipeline: every step cached, tracked in MLflow, the model registered as challenger."""
-    from onepipe.cli.progress import StepProgress, print_summary
-    from onepipe.errors import RunFailed
+    # lazy: the pipeline runner stays off `onepipe --help`
     from onepipe.pipeline.execute import run_pipeline
 
     extra = list(param or [])
     if runner:
         extra.append(f"backends.runner={runner}")
-    settings = resolve(config, env, variant, extra)
+    settings = resolve(config, env, variant, extra, tracking=False)
     err.print(
         f"[bold]{settings.project}[/] · env {settings.env}"
         + (f" · variant {settings.variant}" if settings.variant else "")
@@ -77,9 +85,7 @@ def compile_(
     env: EnvOpt = None,
 ) -> None:
     """Compile the pipeline to KFP IR YAML (what Kubeflow Pipelines runs)."""
-    from onepipe.pipeline.compile import write_ir
-
-    settings = resolve(config, env)
+    settings = resolve(config, env, tracking=False)
     path = write_ir(settings, output)
     out.print(f"wrote {path} (image {settings.image.training})")
 
@@ -91,8 +97,6 @@ def ui(
     env: EnvOpt = None,
 ) -> None:
     """Start the MLflow UI on this project's tracking store."""
-    from onepipe.config.secrets import mask
-
     settings = resolve(config, env)
     if "://" in settings.tracking_uri and settings.tracking_uri.startswith("http"):
         out.print(f"tracking server for env {settings.env}: {mask(settings.tracking_uri)}")

@@ -5,17 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
+from onepipe import plugins
 from onepipe.cli.common import ConfigOpt, EnvOpt, JsonOpt, err, out, print_json, resolve
 
-TargetOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--target",
-        "-t",
-        help="local (gateway + MLServer) or cluster (SeldonDeployment); default from backends.serve.",
-    ),
-]
+TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help=plugins.target_help("serve"))]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-m", help="Why, recorded in the history.")]
 
 
@@ -38,7 +34,8 @@ def serve(
     env: EnvOpt = None,
 ) -> None:
     """Run MLServer + the gateway in the foreground (Ctrl-C stops both), in the last recorded state."""
-    from onepipe.serve.server import run_gateway
+    # lazy: the gateway's stack (Starlette, uvicorn, the monitor) stays off `onepipe --help`
+    from onepipe.app.gateway import run_gateway
 
     settings = resolve(config, env)
     err.print(f"starting MLServer and the gateway for {settings.model_name} (env {settings.env})…")
@@ -102,6 +99,7 @@ def deploy(
     json_: JsonOpt = False,
 ) -> None:
     """Route traffic between champion and challenger; swaps only after the models answer ready."""
+    # lazy: the deployment history (SQLite) stays off `onepipe --help`
     from onepipe.serve.deployments import deploy as do_deploy
 
     settings = resolve(config, env)
@@ -132,6 +130,7 @@ def rollback(
     json_: JsonOpt = False,
 ) -> None:
     """Return to the previous deployment state (or change N); registry aliases follow."""
+    # lazy: the deployment history (SQLite) stays off `onepipe --help`
     from onepipe.serve.deployments import rollback as do_rollback
 
     settings = resolve(config, env)
@@ -149,8 +148,7 @@ def history(
     json_: JsonOpt = False,
 ) -> None:
     """Every deployment change: when, who, which versions, which weights, why."""
-    from rich.markup import escape
-
+    # lazy: the deployment history (SQLite) stays off `onepipe --help`
     from onepipe.serve.deployments import history as get_history
     from onepipe.serve.deployments import unfinished
 
@@ -167,8 +165,6 @@ def history(
     if not changes:
         err.print(f"no deployment changes recorded for {settings.model_name} (env {settings.env})")
         return
-    from rich.table import Table
-
     table = Table(show_edge=False)
     for col in ("#", "time (UTC)", "user", "action", "champion", "challenger", "weights", "reason"):
         table.add_column(col, no_wrap=col != "reason", overflow="fold")
@@ -207,6 +203,7 @@ def predict(
     json_: JsonOpt = False,
 ) -> None:
     """Batch-score a data commit with the registry model; write predictions as a new data commit."""
+    # lazy: asyncio and httpx stay off `onepipe --help`
     from onepipe.serve.batch import score_commit
 
     settings = resolve(config, env)

@@ -1,8 +1,8 @@
-"""``onepipe sweep`` (+ ``status``, ``best``), ``onepipe trial`` and ``onepipe render sweep``.
+"""``onepipe sweep`` (+ ``status``, ``best``) and ``onepipe trial``; the ``render`` group.
 
-The backend comes from ``--target`` (local -> optuna, cluster -> katib) or
-``backends.sweep``; nothing here branches on which one it got. This is the only
-sweep code that reads the process environment.
+The backend comes from ``--target`` (``local``, ``cluster`` or a backend's name, see
+``onepipe.plugins.target_backend``) or ``backends.sweep``; nothing here branches on
+which one it got. This is the only sweep code that reads the process environment.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import os
 import shlex
 import signal
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from onepipe import plugins
 from onepipe.cli.common import (
     ConfigOpt,
     EnvOpt,
@@ -27,8 +27,9 @@ from onepipe.cli.common import (
     print_json,
     resolve,
 )
-
-TARGETS = {"local": "optuna", "cluster": "katib"}
+from onepipe.errors import NotFoundError
+from onepipe.sweep.progress import SweepProgress
+from onepipe.sweep.protocol import SweepOptions, load_sweeper
 
 sweep_app = typer.Typer(
     help="Hyperparameter sweeps over the pipeline's params.",
@@ -42,10 +43,7 @@ render_app = typer.Typer(
 NameOpt = Annotated[
     str | None, typer.Option("--name", help="Sweep name (default <project>-<env>[-<variant>]).")
 ]
-TargetOpt = Annotated[
-    str | None,
-    typer.Option("--target", help="local (Optuna) or cluster (Katib); default backends.sweep."),
-]
+TargetOpt = Annotated[str | None, typer.Option("--target", help=plugins.target_help("sweep"))]
 KubeconfigOpt = Annotated[
     str | None, typer.Option("--kubeconfig", help="Kubeconfig for --target cluster.")
 ]
@@ -58,20 +56,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _sweeper(target: str | None, config, env, variant, params, name, kubeconfig=None, timeout=None):
-    from onepipe.errors import UsageError
-    from onepipe.plugins import load_backend
-    from onepipe.sweep.protocol import SweepOptions
-
     extra = list(params or [])
-    if target is not None:
-        if target not in TARGETS:
-            raise UsageError(f"--target {target}: expected local or cluster")
-        extra.append(f"backends.sweep={TARGETS[target]}")
     settings = resolve(config, env, variant, extra)
+    if target is not None:
+        backend = plugins.target_backend("sweep", target, settings.backends.sweep)
+        settings = resolve(config, env, variant, [*extra, f"backends.sweep={backend}"])
     options = SweepOptions(
         name=name, child_env=dict(os.environ), kubeconfig=kubeconfig, timeout_s=timeout
     )
-    return settings, load_backend("sweep", settings.backends.sweep)(settings, options)
+    return settings, load_sweeper(settings.backends.sweep).from_settings(settings, options)
 
 
 def _term_as_interrupt() -> None:
@@ -117,8 +110,6 @@ def sweep(
             "json": json_,
         }
         return
-    from onepipe.sweep.progress import SweepProgress
-
     settings, sweeper = _sweeper(target, config, env, variant, param, name, kubeconfig, timeout)
     sweeper.check()
     cfg = settings.sweep
@@ -198,8 +189,6 @@ def best_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """The best trial: its objective value, params and metrics."""
-    from onepipe.errors import NotFoundError
-
     o, _, sweeper = _sweeper_for(ctx, name, config, env, variant, target, kubeconfig)
     best = sweeper.best()
     if best is None:
@@ -249,6 +238,7 @@ def trial(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Execute every step.")] = False,
 ) -> None:
     """Run one trial: the pipeline with -p overrides, metrics printed as name=value lines."""
+    # lazy: the trial's pipeline runner stays off `onepipe --help`
     from onepipe.sweep.trial import ENV_DATA_COMMIT, ENV_TRACKING_URI, data_overrides, run_trial
 
     extra = list(param or [])
@@ -272,41 +262,4 @@ def trial(
     err.print(
         f"trial {name}: run {result.run_id} ({result.executed} steps executed, "
         f"{result.cache_hits} cached, {result.duration:.2f}s)"
-    )
-
-
-@render_app.command("sweep")
-def render_sweep(
-    config: ConfigOpt = None,
-    env: EnvOpt = None,
-    variant: VariantOpt = None,
-    param: ParamOpt = None,
-    name: NameOpt = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (default stdout).")
-    ] = None,
-) -> None:
-    """The Katib Experiment for this sweep, validated against Katib's v1beta1 schema, as YAML."""
-    import yaml
-
-    from onepipe.sweep.katib.experiment import build_experiment, config_map
-
-    settings = resolve(config, env, variant, param)
-    experiment = build_experiment(settings, name=name, parent_run_id=None, pin_data=False)
-    # The ConfigMap carries the project file the trial command reads; apply both together.
-    docs = [config_map(settings, experiment["metadata"]["name"]), experiment]
-    text = yaml.safe_dump_all(docs, sort_keys=False, width=100)
-    if output is None:
-        sys.stdout.write(text)
-        return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(
-        f"# Rendered by `onepipe render sweep --env {settings.env}"
-        + (f" --variant {settings.variant}" if settings.variant else "")
-        + "`: do not edit, re-render.\n"
-        + text
-    )
-    err.print(
-        f"wrote {output} (Experiment {experiment['metadata']['name']}, "
-        f"namespace {experiment['metadata']['namespace']})"
     )

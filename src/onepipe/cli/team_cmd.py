@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 from onepipe.cli.common import err, out, print_json, resolve
 
@@ -34,10 +37,7 @@ def server(
     ] = None,
 ) -> None:
     """Shared MLflow tracking server on a real PostgreSQL (+ history and prediction store)."""
-    import os
-
-    import yaml
-
+    # lazy: the team server (httpx, werkzeug, PostgreSQL helpers) stays off `onepipe --help`
     from onepipe.team.server import TeamServer
 
     srv = TeamServer(
@@ -67,8 +67,6 @@ def server(
     for name, path in srv.logins.items():
         out.print(f"  {name}: {path}", soft_wrap=True)
     out.print("Ctrl-C stops both.", soft_wrap=True)
-    import sys
-
     sys.stdout.flush()
     rc = srv.wait()
     err.print("stopped mlflow server and PostgreSQL")
@@ -86,6 +84,7 @@ def promote_between_envs(
     json_: bool,
 ) -> None:
     """``onepipe promote --from A --to B``: called by ``model_cmd.promote``."""
+    # lazy: MLflow and the deployment history (SQLite) stay off `onepipe --help`
     from onepipe.team.promote import promote_between
 
     src = resolve(config, from_env)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 from onepipe.cli.common import ConfigOpt, EnvOpt, JsonOpt, VariantOpt, err, out, print_json, resolve
 
@@ -29,9 +30,9 @@ def up(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Apply the environment's Katib, Seldon, Pachyderm and RBAC resources (server-side apply)."""
-    import yaml
-
+    """Apply the environment's cluster backends' resources, RBAC and project file (server-side apply)."""
+    # lazy: the manifest and chart modules (numpy, jsonschema) stay off `onepipe --help`
+    from onepipe.k8s.resources import api_client
     from onepipe.k8s.up import apply_objects, environment_objects
 
     settings = resolve(config, env, variant)
@@ -53,8 +54,6 @@ def up(
             soft_wrap=True,
         )
         return
-    from onepipe.k8s.resources import api_client
-
     done = apply_objects(api_client(kubeconfig), objects)
     if json_:
         print_json(done)
@@ -69,6 +68,7 @@ def up(
 def _helm_line(settings) -> str:
     """The chart's install command with the project's values file, and whether that file
     is missing or stale (``onepipe render overlays`` writes it)."""
+    # lazy: as in up()
     from onepipe.k8s.helm import VALUES_FILE, helm_command, values_text
     from onepipe.k8s.render_overlays import shared
 

@@ -13,15 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from onepipe.config.assemble import overlay_keys, project_schema
 from onepipe.config.base import ConfigProblem
 from onepipe.config.checks import check_across
 from onepipe.config.reader import InvalidYaml, clip, parse_yaml, read_config
-from onepipe.config.schema import (
-    ENV_OVERLAY_KEYS,
-    ENVIRONMENTS,
-    VARIANT_OVERLAY_KEYS,
-    ProjectConfig,
-)
+from onepipe.config.schema import ENVIRONMENTS, VARIANT_OVERLAY_KEYS, ProjectConfig
 from onepipe.config.secrets import expand as expand_secrets
 from onepipe.config.settings import Settings
 from onepipe.errors import ConfigError, closest
@@ -66,7 +62,7 @@ def load_settings(
         )
     merged = {k: v for k, v in raw.items() if k not in ("environments", "variants")}
     env_overlay = base.environments.get(env) or {}
-    _check_overlay(env_overlay, ENV_OVERLAY_KEYS, f"{name}: environments.{env}")
+    _check_overlay(env_overlay, overlay_keys(), f"{name}: environments.{env}")
     merged = deep_merge(merged, env_overlay)
 
     if variant:
@@ -133,7 +129,7 @@ def _validate(
 ) -> ProjectConfig:
     """The typed config; ``whole``: also the checks across sections (on the resolved config)."""
     try:
-        cfg = ProjectConfig.model_validate(data)
+        cfg = project_schema().model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]

@@ -56,7 +56,7 @@ class LiveQualityAlert(Section):
     @field_validator("metric")
     @classmethod
     def _live(cls, value: str | None) -> str | None:
-        from onepipe.quality.metrics import LIVE
+        from onepipe.quality.metrics import LIVE  # lazy: keeps numpy off `onepipe --help`
 
         live = sorted({m for names in LIVE.values() for m in names})
         if value is not None and value not in live:

@@ -3,6 +3,10 @@
 Every section forbids unknown keys so a typo is an error, not a silent default.
 Environments and variants are partial overlays of these same sections; they are
 validated after merging, against this schema.
+
+These are the core sections. ``backends.<stage>`` and the backends' own sections
+(``kfp``, ``serve.seldon`` ...) come from the registry: ``project_schema()`` in
+onepipe.config.assemble is the whole file's schema.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from onepipe.config.base import Section
-from onepipe.config.kfp import KfpConfig
 from onepipe.config.monitor import MonitorConfig
 from onepipe.config.names import check_model_name, check_project, check_repo, check_tracking_uri
 from onepipe.config.serve import ServeConfig
@@ -23,29 +26,20 @@ ENVIRONMENTS = ("dev", "test", "acc", "prod")
 
 
 class Backends(Section):
-    """Which implementation serves each stage's protocol; picked per environment."""
+    """Which implementation serves each stage's protocol; picked per environment.
 
-    data: Literal["local", "pachyderm"] = "local"
-    runner: Literal["inprocess", "kfp-local", "kfp"] = "inprocess"
-    sweep: Literal["optuna", "katib"] = "optuna"
-    serve: Literal["mlserver", "seldon"] = "mlserver"
+    One field per stage, its choices the registry's names (onepipe.config.assemble).
+    """
 
 
 class RepoConfig(Section):
     description: str = ""
 
 
-class PachydermConfig(Section):
-    host: str = "localhost"
-    port: int = 30650
-    project: str = "default"
-
-
 class DataConfig(Section):
     root: str = ".onepipe/data"
     default_branch: str = "master"
     repos: dict[str, RepoConfig] = Field(default_factory=dict)
-    pachyderm: PachydermConfig = Field(default_factory=PachydermConfig)
 
     @field_validator("repos")
     @classmethod
@@ -98,6 +92,7 @@ class ModelConfig(Section):
     @field_validator("metrics")
     @classmethod
     def _known_or_directed(cls, value: list) -> list:
+        # lazy: keeps numpy off `onepipe --help`
         from onepipe.quality.metrics import parse_declared
 
         parse_declared(value)  # ValueError -> one config error naming model.metrics
@@ -106,6 +101,7 @@ class ModelConfig(Section):
     @property
     def declared_metrics(self):
         """``metrics`` as ``MetricSpec``s (name and direction)."""
+        # lazy: keeps numpy off `onepipe --help`
         from onepipe.quality.metrics import parse_declared
 
         return parse_declared(self.metrics)
@@ -147,7 +143,6 @@ class ProjectConfig(Section):
     sweep: SweepConfig = Field(default_factory=SweepConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
-    kfp: KfpConfig = Field(default_factory=KfpConfig)
     environments: dict[str, dict] = Field(default_factory=dict)
     variants: dict[str, dict] = Field(default_factory=dict)
 
@@ -157,7 +152,8 @@ class ProjectConfig(Section):
         return check_project(value)
 
 
-# Sections an environment overlay may touch, and the one a variant may touch.
+# Core sections an environment overlay may touch (backends' top-level sections too:
+# assemble.overlay_keys), and the ones a variant may touch.
 ENV_OVERLAY_KEYS = (
     "image",
     "backends",
@@ -169,6 +165,5 @@ ENV_OVERLAY_KEYS = (
     "sweep",
     "serve",
     "monitor",
-    "kfp",
 )
 VARIANT_OVERLAY_KEYS = ("params", "sweep")

@@ -1,11 +1,13 @@
-"""The ``serve:`` section of onepipe.yaml (gateway, MLServer worker, history, Seldon)."""
+"""The ``serve:`` section of onepipe.yaml (gateway, MLServer worker, history).
+
+Cluster backends add their own keys (``serve.seldon``): see onepipe.config.assemble.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from onepipe.config.base import Section
-from onepipe.config.names import check_kubernetes_name
 
 
 class GatewayConfig(Section):
@@ -32,25 +34,6 @@ class MLServerConfig(Section):
     load_timeout_s: float = Field(120.0, gt=0)
 
 
-class SeldonConfig(Section):
-    """The cluster backend: one ``SeldonDeployment`` (namespace from ``kubernetes.namespace``)."""
-
-    name: str | None = None  # defaults to the model name
-    replicas: int = Field(1, ge=0)
-    # Where Seldon's request logger posts CloudEvents: the monitor service.
-    monitor_url: str = "http://onepipe-monitor.onepipe.svc.cluster.local:8080/api/v1/seldon"
-    logger_mode: str = Field("all", pattern="^(all|request|response)$")
-    service_account: str | None = None  # needs read access to the model store
-    field_manager: str = "onepipe"
-    # After applying, wait this long for status.state Available (0: do not wait).
-    ready_timeout_s: float = Field(600.0, ge=0)
-
-    @field_validator("name")
-    @classmethod
-    def _kubernetes_name(cls, value: str | None) -> str | None:
-        return value if value is None else check_kubernetes_name(value)
-
-
 class ServeConfig(Section):
     """Serving: canary split, shadow and sticky routing, durable deployment history."""
 
@@ -61,4 +44,3 @@ class ServeConfig(Section):
     history_url: str = ".onepipe/deployments.db"
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
     mlserver: MLServerConfig = Field(default_factory=MLServerConfig)
-    seldon: SeldonConfig = Field(default_factory=SeldonConfig)

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from onepipe.config.kfp import KfpConfig
+from onepipe.config.assemble import top_level_sections
 from onepipe.config.monitor import MonitorConfig
 from onepipe.config.schema import (
     Backends,
@@ -25,12 +25,17 @@ from onepipe.config.schema import (
 from onepipe.config.secrets import mask
 from onepipe.config.serve import ServeConfig
 from onepipe.config.sweep import SweepConfig
+from onepipe.plugins import load_backend
 
 
 class Settings(BaseModel):
-    """Resolved once (file + environment + variant + overrides) and passed down, never re-read."""
+    """Resolved once (file + environment + variant + overrides) and passed down, never re-read.
 
-    model_config = ConfigDict(frozen=True)
+    Backends' top-level sections (``kfp``) are attributes too (``settings.kfp``): extra
+    fields, one per section the registry declares (onepipe.config.assemble).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     project: str
     env: str
@@ -49,7 +54,6 @@ class Settings(BaseModel):
     sweep: SweepConfig
     serve: ServeConfig
     monitor: MonitorConfig
-    kfp: KfpConfig
     source: dict[str, Any]  # the merged config as written (relative paths), for hashing and saving
 
     @classmethod
@@ -83,8 +87,8 @@ class Settings(BaseModel):
             sweep=_with_objective(cfg.sweep, cfg.model),
             serve=cfg.serve,
             monitor=cfg.monitor,
-            kfp=cfg.kfp,
             source=source,
+            **{key: getattr(cfg, key) for key in top_level_sections()},
         )
 
     # ---- derived values -------------------------------------------------
@@ -103,7 +107,7 @@ class Settings(BaseModel):
 
     @property
     def outbox_dir(self) -> Path:
-        """Tracking records waiting to be written to MLflow (see tracking/outbox.py)."""
+        """Tracking records waiting to be written to MLflow (see pipeline/outbox.py)."""
         return self.state_dir / "outbox"
 
     @property
@@ -113,8 +117,6 @@ class Settings(BaseModel):
     @property
     def data_store_uri(self) -> str:
         """Where pipeline steps open the data store (a step may run in another process)."""
-        from onepipe.plugins import load_backend
-
         return load_backend("data", self.backends.data).uri_for(self)
 
     @property
@@ -148,7 +150,7 @@ class Settings(BaseModel):
 
     @property
     def experiment_name(self) -> str:
-        """Where this user's runs and sweeps go (README: Environments and teams).
+        """Where this user's runs and sweeps go (docs/teams.md).
 
         Against a tracking server each user gets ``<shared experiment>/<user>`` so two
         people never write into one experiment; a local store (or no known user, as
@@ -168,6 +170,7 @@ class Settings(BaseModel):
 
     def metrics_for(self, task: str | None = None):
         """The project's metrics (primary first): declared, else ``task``'s defaults."""
+        # lazy: keeps numpy off `onepipe --help`
         from onepipe.quality.metrics import resolve_metrics
 
         return resolve_metrics(self.model.task or task, self.model.declared_metrics)
@@ -223,7 +226,7 @@ class Settings(BaseModel):
             "sweep": self.sweep.model_dump(by_alias=True),
             "serve": self.serve.model_dump(by_alias=True),
             "monitor": self.monitor.model_dump(by_alias=True),
-            "kfp": self.kfp.model_dump(),
+            **{key: getattr(self, key).model_dump(by_alias=True) for key in top_level_sections()},
         }
 
 
@@ -233,7 +236,8 @@ def _with_objective(sweep: SweepConfig, model: ModelConfig) -> SweepConfig:
     Left unset when neither the objective nor ``model.task``/``model.metrics`` says:
     ``sweep.space.check_space`` then refuses the sweep with one line saying what to declare.
     """
-    from onepipe.quality.metrics import resolve_metrics
+    # lazy: keeps numpy off `onepipe --help`
+    from onepipe.quality.metrics import METRICS, resolve_metrics
 
     objective = sweep.objective
     metrics = resolve_metrics(model.task, model.declared_metrics)
@@ -241,8 +245,6 @@ def _with_objective(sweep: SweepConfig, model: ModelConfig) -> SweepConfig:
     direction = objective.type
     if direction is None and name is not None:
         known = {m.name: m.direction for m in metrics}
-        from onepipe.quality.metrics import METRICS
-
         if name in known:
             direction = known[name]
         elif name in METRICS:

@@ -7,11 +7,13 @@ and never asks which backend it got.
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
+from onepipe import plugins
 from onepipe.data.local import LocalDataStore
-from onepipe.data.protocol import Commit, DataStore, Diff, FileEntry
+from onepipe.data.protocol import Commit, DataStore, Diff, FileEntry, load_data_store
 from onepipe.data.refs import parse_ref
 from onepipe.errors import UsageError
 
@@ -37,34 +39,26 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 
 def open_store(settings: Settings) -> DataStore:
     """The store the settings' environment names (``backends.data``)."""
-    from onepipe.plugins import load_backend
-
-    return load_backend("data", settings.backends.data).from_settings(settings)
+    return plugins.load_backend("data", settings.backends.data).from_settings(settings)
 
 
 def open_store_uri(uri: str) -> DataStore:
-    """A store from its URI: ``file:///abs/path[?default_branch=NAME]`` opens a local store,
-    ``pachyderm://host:port/project[?default_branch=NAME]`` a Pachyderm one."""
+    """A store from the URI its backend's ``uri_for`` made (``file:///abs/path``,
+    ``pachyderm://host:port/project``), with an optional ``?default_branch=NAME``:
+    the backend whose ``uri_scheme`` it has opens it."""
     parts = urlsplit(uri)
-    query = parse_qs(parts.query)
-    branch = query.get("default_branch", ["master"])[0]
-    if parts.scheme == "pachyderm" and parts.hostname:
-        from onepipe.data.pachyderm import PachydermDataStore
-
-        project = unquote(parts.path.strip("/")) or "default"
-        return PachydermDataStore.connect(parts.hostname, parts.port or 30650, project, branch)
-    if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path:
-        raise UsageError(
-            f"data store URI {uri!r}: unsupported (expected file:///absolute/path "
-            "or pachyderm://host:port/project)"
-        )
-    return LocalDataStore(unquote(parts.path), default_branch=branch)
+    branch = parse_qs(parts.query).get("default_branch", ["master"])[0]
+    backends = [load_data_store(name) for name in plugins.names("data")]
+    for backend in backends:
+        if backend.uri_scheme == parts.scheme:
+            return backend.from_uri(parts, branch)
+    forms = " or ".join(backend.uri_form for backend in backends)
+    raise UsageError(f"data store URI {uri!r}: unsupported (expected {forms})")
 
 
 def read_table(store: DataStore, ref: str) -> pd.DataFrame:
     """Every ``.csv`` and ``.parquet`` file of the commit, in path order, as one DataFrame."""
-    import io
-
+    # lazy: keeps pandas off `onepipe --help` (the CLI imports this package when it loads)
     import pandas as pd
 
     commit = store.resolve(ref)

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 from onepipe.data.refs import is_sha256
 from onepipe.lifecycle import sharedlock
+from onepipe.lifecycle.swept import Swept
 
 if TYPE_CHECKING:
     from onepipe.data.local import LocalDataStore
-    from onepipe.lifecycle.swept import Swept
 
 LOCK = "gc.lock"
 TEMP_PATTERNS = ("tmp/.tmp-*", "commits/.tmp-*", "repos/*/.tmp-*", "repos/*/branches/.tmp-*")
@@ -61,8 +61,6 @@ def remove_temp_files(root: Path, older_than: float) -> None:
 
 
 def collect_store(store: LocalDataStore, *, dry_run: bool, wait_s: float) -> Swept:
-    from onepipe.lifecycle.swept import Swept  # here: every put imports this module
-
     swept = Swept("data store", dry_run)
     root = Path(store.root)
     if not root.is_dir():

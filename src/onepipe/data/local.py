@@ -26,7 +26,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import SplitResult, unquote
 
+from onepipe.data.export import export_files
 from onepipe.data.gc import STALE_TEMP_S, collect_store, remove_temp_files, writes_store
 from onepipe.data.objects import ObjectStore, atomic_write
 from onepipe.data.protocol import Commit, Diff, FileEntry
@@ -67,10 +69,20 @@ class LocalDataStore:
         self.objects = ObjectStore(self.root)
         self._cache: dict[str, Commit] = {}
 
+    uri_scheme = "file"
+    uri_form = "file:///absolute/path"
+
     @classmethod
     def uri_for(cls, settings: Any) -> str:
         """The URI a step in another process opens this store with (``open_store_uri``)."""
         return settings.data_root.as_uri()
+
+    @classmethod
+    def from_uri(cls, uri: SplitResult, default_branch: str) -> LocalDataStore:
+        """The store ``uri_for`` named (the caller parsed it and its ``default_branch``)."""
+        if uri.netloc not in ("", "localhost") or not uri.path:
+            raise UsageError(f"data store URI {uri.geturl()!r}: expected {cls.uri_form}")
+        return cls(unquote(uri.path), default_branch=default_branch)
 
     @classmethod
     def from_settings(cls, settings: Any) -> LocalDataStore:
@@ -222,8 +234,6 @@ class LocalDataStore:
             yield entry, self.objects.read(entry.hash, repr(entry.path))
 
     def export(self, ref: str, dest: Path | str) -> list[Path]:
-        from onepipe.data.export import export_files
-
         return export_files(self, ref, dest)
 
     def diff(self, a: str, b: str) -> Diff:

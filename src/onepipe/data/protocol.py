@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
+from urllib.parse import SplitResult
+
+from onepipe import plugins
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,21 @@ class DataStore(Protocol):
     """Versioned, content-addressed data. Refs are ``repo``, ``repo@branch`` or ``repo@<commit prefix>``."""
 
     @classmethod
+    def from_settings(cls, settings) -> DataStore:
+        """The store these settings name (hosts, paths and descriptions come from them)."""
+        ...
+
+    uri_scheme: str  # the scheme of the URIs ``uri_for`` makes ("file", "pachyderm")
+    uri_form: str  # their shape, for errors ("file:///absolute/path")
+
+    @classmethod
     def uri_for(cls, settings) -> str:
         """The URI a pipeline step (maybe in another process or pod) opens this store with."""
+        ...
+
+    @classmethod
+    def from_uri(cls, uri: SplitResult, default_branch: str) -> DataStore:
+        """The store ``uri_for`` named (``open_store_uri`` parsed it and its default branch)."""
         ...
 
     def create_repo(self, repo: str, description: str = "") -> None: ...
@@ -105,3 +121,8 @@ class DataStore(Protocol):
         """Remove what killed writers left and what nothing reachable names (``onepipe gc``);
         returns a ``lifecycle.swept.Swept`` saying what and how many bytes (dry run: would)."""
         ...
+
+
+def load_data_store(name: str) -> type[DataStore]:
+    """The store registered as ``name`` (``backends.data``); ConfigError naming the choices."""
+    return cast("type[DataStore]", plugins.load_backend("data", name))

@@ -21,11 +21,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
 from onepipe.config import Settings
 from onepipe.errors import ConfigError
+from onepipe.k8s.manifests import environment_rules
 from onepipe.k8s.schema import SchemaError
+from onepipe.quality.metrics import LIVE, METRICS
 
 CHART = Path(__file__).resolve().parent / "chart"
 RELEASE = "onepipe"
@@ -52,8 +55,6 @@ class LiveAlert:
 def live_alert(settings: Settings) -> LiveAlert:
     """The live metric (declared, else the project's first live metric, else the task's first
     live one) and its direction; ConfigError for a metric the task never exports live."""
-    from onepipe.quality.metrics import LIVE, METRICS
-
     alert = settings.monitor.alert
     task = settings.task
     live = LIVE.get(task, ()) if task else ()
@@ -94,11 +95,13 @@ def image_values(settings: Settings) -> dict[str, str]:
 
 
 def project_values(settings: Settings) -> dict[str, Any]:
-    """What the project sets in the chart: its image, environment and live-quality metric."""
+    """What the project sets in the chart: its image, environment, live-quality metric, and
+    the deployer Role's rules for the environment's cluster backends (from the registry)."""
     alert = live_alert(settings)
     return {
         "image": image_values(settings),
         "environment": settings.env,
+        "rbac": {"backendRules": environment_rules(settings)},
         "liveQuality": {
             "metric": alert.metric or "",
             "direction": alert.direction,
@@ -181,8 +184,6 @@ def _schema(path: str) -> dict[str, Any]:
 
 def validate_values(values: dict[str, Any], where: str, chart: Path = CHART) -> None:
     """Check values against the chart's ``values.schema.json`` (what Helm checks on install)."""
-    import jsonschema
-
     validator = jsonschema.Draft7Validator(_schema(str(chart / "values.schema.json")))
     errors = sorted(validator.iter_errors(values), key=lambda e: [str(p) for p in e.path])
     if errors:

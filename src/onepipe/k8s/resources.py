@@ -1,9 +1,9 @@
 """Custom resources through the official ``kubernetes`` client: apply, get, patch, watch status.
 
-Generic over group/version/plural (Katib Experiments now, SeldonDeployments
-later). ``apply`` creates or merge-patches, which needs nothing beyond the
-CRD's REST endpoints; ``watch`` reads the watch stream line by line itself so it
-works with any server that streams JSON events (the real API server, kmock).
+Generic over group/version/plural (whatever kind a cluster backend uses). ``apply``
+is server-side apply (``k8s.apply``, the one way onepipe writes an object);
+``watch`` reads the watch stream line by line itself so it works with any server
+that streams JSON events (the real API server, kmock).
 """
 
 from __future__ import annotations
@@ -12,14 +12,24 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from onepipe.errors import NotFoundError, OnepipeError
+from onepipe.errors import NotFoundError
 from onepipe.extras import require
+from onepipe.k8s.apply import server_side_apply
+from onepipe.k8s.errors import ClusterError, error_message
 
+if TYPE_CHECKING:
+    from onepipe.config.schema import KubernetesConfig
 
-class ClusterError(OnepipeError):
-    """The Kubernetes API refused or could not be reached; the message says which and why."""
+__all__ = [
+    "ClusterError",
+    "CustomResources",
+    "NamedObject",
+    "ResourceKind",
+    "api_client",
+    "condition",
+]
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ class ResourceKind:
 def api_client(kubeconfig: str | None = None, context: str | None = None):
     """An ``ApiClient`` from a kubeconfig file, else in-cluster config, else ~/.kube/config."""
     require("kubernetes", extra="cluster", what="talking to a Kubernetes cluster")
-    from kubernetes import client, config
+    from kubernetes import client, config  # lazy: optional extra 'cluster', required just above
 
     try:
         if kubeconfig:
@@ -58,13 +68,14 @@ class CustomResources:
     """One kind of custom resource in one namespace."""
 
     def __init__(self, api, kind: ResourceKind, namespace: str) -> None:
-        from kubernetes import client
+        from kubernetes import client  # lazy: optional extra 'cluster'
 
         self.api = client.CustomObjectsApi(api)
         self.kind = kind
         self.namespace = namespace
 
     def _call(self, what: str, fn: Callable, *args, **kwargs):
+        # lazy: optional extra 'cluster' (kubernetes, and urllib3 under it)
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -86,7 +97,7 @@ class CustomResources:
                 ) from None
             raise ClusterError(
                 f"{self.kind.kind} {what}: API server answered {exc.status} "
-                f"{exc.reason}: {_message(exc)}"
+                f"{exc.reason}: {error_message(exc)}"
             ) from None
         except HTTPError as exc:
             raise ClusterError(
@@ -117,13 +128,12 @@ class CustomResources:
     def delete(self, name: str) -> dict[str, Any]:
         return self._call(name, self.api.delete_namespaced_custom_object, name)
 
-    def apply(self, obj: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """Create ``obj``, or merge-patch its spec/metadata onto the existing one; (object, created)."""
-        name = obj["metadata"]["name"]
-        if not self.exists(name):
-            return self.create(obj), True
-        body = {k: v for k, v in obj.items() if k not in ("status",)}
-        return self.patch(name, body), False
+    def apply(self, obj: dict[str, Any], field_manager: str | None = None) -> dict[str, Any]:
+        """Server-side apply ``obj`` in this namespace; the object as stored."""
+        obj = {**obj, "metadata": {**obj["metadata"], "namespace": self.namespace}}
+        extra = {"field_manager": field_manager} if field_manager else {}
+        stored, _ = server_side_apply(self.api.api_client, obj, self.kind.plural, **extra)
+        return stored
 
     def watch(self, name: str, *, read_timeout: float = 30.0) -> Iterator[dict[str, Any]]:
         """Every state of one object as the server streams it (ADDED/MODIFIED), until DELETED.
@@ -131,7 +141,7 @@ class CustomResources:
         The stream is re-opened after a quiet ``read_timeout``; each re-open first
         yields the current object, so a missed event is never a missed state.
         """
-        from urllib3.exceptions import ProtocolError, ReadTimeoutError
+        from urllib3.exceptions import ProtocolError, ReadTimeoutError  # lazy: as in _call
 
         while True:
             # "true", not True: some servers (kmock) only recognise the lowercase literal.
@@ -194,16 +204,38 @@ def _events(resp) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def _message(exc) -> str:
-    try:
-        return json.loads(exc.body).get("message", "") or str(exc.body)[:200]
-    except (TypeError, ValueError):
-        return str(exc.body or "")[:200]
-
-
 def condition(obj: dict[str, Any], kind: str) -> bool:
     """Whether ``status.conditions`` holds ``kind`` with status True (Kubernetes convention)."""
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == kind and str(cond.get("status")).lower() == "true":
             return True
     return False
+
+
+class NamedObject:
+    """One named object of a custom kind, in the configured cluster context and namespace.
+
+    The API client is made on first use: a backend built from the settings connects to
+    nothing until it reads or writes (``api`` hands in a client, e.g. an emulator's).
+    """
+
+    def __init__(
+        self, kind: ResourceKind, name: str, kubernetes: KubernetesConfig, api: Any = None
+    ) -> None:
+        self.kind, self.name, self.kubernetes = kind, name, kubernetes
+        self._api = api
+        self._resources: CustomResources | None = None
+
+    @property
+    def resources(self) -> CustomResources:
+        if self._resources is None:
+            api = self._api or api_client(context=self.kubernetes.context)
+            self._resources = CustomResources(api, self.kind, self.kubernetes.namespace)
+        return self._resources
+
+    def get(self) -> dict[str, Any] | None:
+        """The object as the API server has it, or None when there is none."""
+        try:
+            return self.resources.get(self.name)
+        except NotFoundError:
+            return None

@@ -1,22 +1,25 @@
-"""Validate custom resources against upstream published schemas (copies in ``schemas/``).
+"""Validate custom resources against upstream schemas, strictly.
 
-Katib's CRD carries no field schema, so the Experiment is checked against Katib's
-generated Swagger definitions. Objects are checked strictly (unknown fields are
-errors): a typo in a generated manifest should fail here, not be dropped
-silently by the controller. References to Kubernetes core types the file does not
-contain (ObjectMeta, Container, unstructured) are accepted as any object.
+Two sources, each kept by the backend in its own folder (``schemas/``, with a
+SOURCES.md): a CRD's own structural schema (``validate_crd``: its ``openAPIV3Schema``
+as JSON, gzipped or not), or, for a CRD that carries no field schema, the project's
+generated Swagger (``validate_swagger``). Objects are checked strictly (unknown fields
+are errors): a typo in a generated manifest should fail here, not be pruned silently
+by the API server. With Swagger, references to Kubernetes core types the file does
+not contain (ObjectMeta, Container, unstructured) are accepted as any object.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from onepipe.errors import OnepipeError
+import jsonschema
 
-SCHEMAS = Path(__file__).resolve().parent / "schemas"
+from onepipe.errors import OnepipeError
 
 
 class SchemaError(OnepipeError):
@@ -47,10 +50,47 @@ def _strict(schema: Any) -> Any:
     return schema
 
 
+def strict_crd(node: Any) -> Any:
+    """A CRD schema with ``additionalProperties: false`` on every object that lists its
+    properties, except where the CRD itself keeps unknown fields; ``default`` dropped (the
+    API server fills defaults in, a generated object need not carry them)."""
+    if isinstance(node, list):
+        return [strict_crd(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: strict_crd(value) for key, value in node.items() if key != "default"}
+    keeps_unknown = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if out.get("properties") and "additionalProperties" not in out and not keeps_unknown:
+        out["additionalProperties"] = False
+    return out
+
+
+@lru_cache(maxsize=8)
+def _crd_validator(path: str) -> Any:
+    raw = Path(path).read_bytes()
+    schema = json.loads(gzip.decompress(raw) if path.endswith(".gz") else raw)
+    return jsonschema.Draft7Validator(strict_crd(schema))
+
+
+def validate_crd(
+    obj: dict[str, Any], file: str | Path, against: str, error: type[SchemaError] = SchemaError
+) -> None:
+    """Raise ``error`` naming the first wrong field path of ``obj``, checked against the
+    CRD schema in ``file`` (``against`` names it in the message), or return."""
+    found = _crd_validator(str(file)).iter_errors(obj)
+    errors = sorted(found, key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        first = errors[0]
+        where = ".".join(str(p) for p in first.absolute_path) or "(top level)"
+        name = (obj.get("metadata") or {}).get("name", "?")
+        raise error(
+            f"{obj.get('kind', 'object')} {name}: {where}: {first.message} "
+            f"(checked against {against})"
+        )
+
+
 def validate_swagger(obj: dict[str, Any], file: str | Path, definition: str) -> None:
     """Raise ``SchemaError`` naming the first wrong field path, or return."""
-    import jsonschema
-
     defs = dict(_swagger_definitions(str(file)))
     referenced = set()
     _collect_refs(defs, referenced)

@@ -36,7 +36,7 @@ def _start_time(pid: int) -> str | None:
         # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
         return stat[stat.rindex(")") + 2 :].split()[19]
     try:
-        import psutil
+        import psutil  # lazy: optional, and only asked where there is no /proc
     except ImportError:
         return "" if _pid_exists(pid) else None  # no way to tell a reused pid here
     try:

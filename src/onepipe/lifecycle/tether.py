@@ -28,6 +28,7 @@ this module imports nothing beyond the standard library.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -66,8 +67,6 @@ def signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 
 def _libc_prctl():
-    import ctypes
-
     try:
         return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import t as student_t
 
 from onepipe.monitor.windows import VersionStats, version_stats
 from onepipe.quality.losses import loss_for, row_losses
@@ -91,15 +92,13 @@ def compare(champion: ArmLoss, challenger: ArmLoss, alpha: float, margin: float)
     ``decision``: rollback (lower bound of d above 0), promote (upper bound below the
     margin), else wait. Needs se > 0 (the caller waits otherwise).
     """
-    from scipy.stats import t
-
     d = challenger.mean - champion.mean
     se = math.hypot(champion.se, challenger.se)
     df = se**4 / (
         champion.se**4 / max(champion.requests - 1, 1)
         + challenger.se**4 / max(challenger.requests - 1, 1)
     )
-    q = float(t.ppf(1 - alpha, df))
+    q = float(student_t.ppf(1 - alpha, df))
     absolute_margin = margin * champion.mean
     lower, upper = d - q * se, d + q * se
     decision = "rollback" if lower > 0 else "promote" if upper < absolute_margin else "wait"
@@ -116,8 +115,8 @@ def compare(champion: ArmLoss, challenger: ArmLoss, alpha: float, margin: float)
         "margin": absolute_margin,
         "margin_relative": margin,
         "alpha": alpha,
-        "p_worse": float(t.sf(d / se, df)),  # H0: d <= 0
-        "p_noninferior": float(t.cdf((d - absolute_margin) / se, df)),  # H0: d >= margin
+        "p_worse": float(student_t.sf(d / se, df)),  # H0: d <= 0
+        "p_noninferior": float(student_t.cdf((d - absolute_margin) / se, df)),  # H0: d >= margin
         "decision": decision,
     }
 

@@ -23,6 +23,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy.special import kolmogorov
+from scipy.stats import chisquare
 
 EPS = 1e-4  # floor for empty bins in PSI
 
@@ -51,8 +54,6 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def ks_pvalue(d: float, n: int, m: int) -> float:
-    from scipy.special import kolmogorov
-
     if n == 0 or m == 0:
         return 1.0
     en = np.sqrt(n * m / (n + m))
@@ -89,9 +90,6 @@ def numeric_drift(ref: dict[str, Any], values: np.ndarray) -> tuple[float, float
 
 def categorical_drift(ref: dict[str, Any], values: Any) -> tuple[float, float, float, int, int]:
     """(psi, chi-square, p, live rows, missing) for one categorical feature."""
-    import pandas as pd
-    from scipy.stats import chisquare
-
     categories = list(ref["categories"])
     series = pd.Series(values, dtype="string") if not isinstance(values, pd.Series) else values
     missing = int(series.isna().sum())
@@ -144,8 +142,6 @@ def _as_float(values: Any) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype.kind in "fiub":
         return arr.astype(float, copy=False)
-    import pandas as pd
-
     return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
 
 

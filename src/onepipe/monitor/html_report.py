@@ -4,14 +4,12 @@ Sections: live quality (feedback accuracy) and latency p50/p99 over time per
 model version, drift per feature (PSI against the thresholds), the canary
 comparison of the latest canary deployment (verdict + evidence), the deployment
 history, and the lineage of each version (data commit, git commit, run, params,
-trigger). Plots are drawn with matplotlib's Agg backend and embedded as base64
-PNGs: the file opens from disk, offline, with no server and no script.
+trigger). Plots (report_plots.py) are embedded as base64 PNGs: the file opens
+from disk, offline, with no server and no script.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import re
 import time
@@ -23,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from onepipe.errors import OnepipeError
-from onepipe.monitor.windows import TaskOf, flatten_pairs, quality, task_of
+from onepipe.extras import require
+from onepipe.history import open_history
+from onepipe.monitor.report import change_time, drift_for_version, judge_canary, last_change
+from onepipe.monitor.store import open_store
+from onepipe.monitor.task import newest_task, task_for
+from onepipe.monitor.windows import TaskOf, flatten_pairs, quality, task_of, version_stats
+from onepipe.quality.metrics import primary_live_metric
+from onepipe.tracking.client import client_for
+from onepipe.tracking.lineage import lineage
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -31,8 +37,6 @@ if TYPE_CHECKING:
 
 TEMPLATE = Path(__file__).with_name("report_template.html")
 MAX_BUCKETS = 12
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
-STATUS_COLORS = {"ok": "#2ca02c", "warn": "#ff7f0e", "alert": "#d62728", "n/a": "#999999"}
 
 
 def _ts(epoch: float | None) -> str:
@@ -99,9 +103,6 @@ def canary_section(
 ) -> dict[str, Any] | None:
     """The latest deployment change that routed traffic to a challenger, analysed over its
     own window (until the next change), and what happened next."""
-    from onepipe.monitor.report import change_time, judge_canary
-    from onepipe.serve.history import open_history
-
     changes = open_history(settings).list(
         env=settings.env, backend=settings.backends.serve, model=settings.model_name, limit=200
     )
@@ -134,9 +135,6 @@ def lineage_rows(
     """Per version: aliases, trigger, data and git commits, run, params, and the run's
     values of the project's metrics (``settings.metrics_for`` the version's task; all of
     the run's metrics when no metric is known)."""
-    from onepipe.tracking.client import client_for
-    from onepipe.tracking.lineage import lineage
-
     client = client_for(settings)
     out = []
     for version in versions:
@@ -186,14 +184,6 @@ def _project_metrics(
 
 def collect(settings: Settings, since: float) -> dict[str, Any]:
     """Everything the report shows, as plain data (also what ``--json`` prints)."""
-    from onepipe.monitor.report import drift_for_version, last_change
-    from onepipe.monitor.store import open_store
-    from onepipe.monitor.task import newest_task, task_for
-    from onepipe.monitor.windows import version_stats
-    from onepipe.quality.metrics import primary_live_metric
-    from onepipe.serve.history import open_history
-    from onepipe.tracking.client import client_for
-
     store = open_store(settings)
     try:
         rows = store.window(model_name=settings.model_name, since=since)
@@ -259,182 +249,27 @@ def collect(settings: Settings, since: float) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------- plots
-
-
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _color(versions: list[str], v: str) -> str:
-    return COLORS[versions.index(v) % len(COLORS)] if v in versions else COLORS[0]
-
-
-def _time_axis(ax) -> None:
-    import matplotlib.dates as mdates
-
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))
-    ax.set_xlabel("time (UTC)")
-    ax.grid(alpha=0.3)
-
-
-def plot_quality(data: dict[str, Any]) -> str | None:
-    """The task's primary live metric (``data["quality_metric"]``) per version over time."""
-    import matplotlib.pyplot as plt
-
-    watched = data.get("quality_metric")
-    series = data["series"]["versions"]
-    values = [p["quality"] for s in series.values() for p in s if p["quality"] is not None]
-    if watched is None or not values:
-        return None
-    fig, ax = plt.subplots(figsize=(10, 3.6))
-    for v, points in series.items():
-        pts = [p for p in points if p["quality"] is not None]
-        if not pts:
-            continue
-        x = [datetime.fromtimestamp(p["t"], UTC) for p in pts]
-        ax.plot(x, [p["quality"] for p in pts], marker="o", color=_color(data["versions"], v),
-                label=f"v{v} ({sum(p['labelled'] for p in pts)} labelled rows)")  # fmt: skip
-    better = "higher" if watched["direction"] == "maximize" else "lower"
-    ax.set_ylabel(f"{watched['name']} from feedback ({better} is better)")
-    if watched["direction"] == "maximize" and 0 <= min(values) and max(values) <= 1:
-        ax.set_ylim(0, 1.02)  # a share: show it on its whole scale
-    elif min(values) >= 0:
-        ax.set_ylim(bottom=0)
-    ax.set_title(f"Live {watched['name']} per model version")
-    _time_axis(ax)
-    ax.legend(loc="best")
-    return _png(fig)
-
-
-def plot_latency(data: dict[str, Any]) -> str | None:
-    import matplotlib.pyplot as plt
-
-    series = data["series"]["versions"]
-    if not any(p["p50"] is not None for s in series.values() for p in s):
-        return None
-    fig, ax = plt.subplots(figsize=(10, 3.6))
-    for v, points in series.items():
-        pts = [p for p in points if p["p50"] is not None]
-        if not pts:
-            continue
-        x = [datetime.fromtimestamp(p["t"], UTC) for p in pts]
-        color = _color(data["versions"], v)
-        ax.plot(x, [p["p50"] for p in pts], marker="o", color=color, label=f"v{v} p50")
-        ax.plot(x, [p["p99"] for p in pts], marker="^", ls="--", color=color, label=f"v{v} p99")
-    ax.set_ylabel("latency (ms)")
-    ax.set_ylim(bottom=0)
-    ax.set_title("Gateway latency per model version")
-    _time_axis(ax)
-    ax.legend(loc="upper left", ncol=2)
-    return _png(fig)
-
-
-def plot_drift(version: str, features: list[dict[str, Any]], thresholds: dict[str, Any]) -> str:
-    import matplotlib.pyplot as plt
-
-    feats = sorted(features, key=lambda d: d["psi"])
-    fig, ax = plt.subplots(figsize=(10, 0.38 * len(feats) + 1.4))
-    y = np.arange(len(feats))
-    ax.barh(y, [d["psi"] for d in feats], color=[STATUS_COLORS[d["status"]] for d in feats])
-    ax.set_yticks(y, [f"{d['feature']} ({d['status']})" for d in feats])
-    ax.axvline(thresholds["psi_warn"], color=STATUS_COLORS["warn"], ls="--",
-               label=f"warn {thresholds['psi_warn']}")  # fmt: skip
-    ax.axvline(thresholds["psi_alert"], color=STATUS_COLORS["alert"], ls="--",
-               label=f"alert {thresholds['psi_alert']}")  # fmt: skip
-    rows = max((d["rows"] for d in feats), default=0)
-    ax.set_xlabel("PSI vs the training profile")
-    ax.set_title(f"Drift per feature, v{version} ({rows} live rows)")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right")
-    return _png(fig)
-
-
-def plot_canary(section: dict[str, Any]) -> str | None:
-    """Requests; each arm's mean loss with its bound; the difference against 0 (rollback
-    when its lower bound is above) and the margin (promote when its upper bound is below);
-    latency."""
-    import matplotlib.pyplot as plt
-
-    ev = section["verdict"]["evidence"]
-    arms = [(name, ev.get(name) or {}) for name in ("champion", "challenger")]
-    if not all(a.get("requests") for _, a in arms):
-        return None
-    fig, (ax1, ax2, ax3, ax4) = plt.subplots(1, 4, figsize=(14, 3.4))
-    labels = [f"{name}\nv{a['model_version']}" for name, a in arms]
-    colors = [COLORS[0], COLORS[1]]
-    ax1.bar(labels, [a["requests"] for _, a in arms], color=colors)
-    ax1.set_title("requests")
-    test = ev.get("loss_test") or {}
-    loss = ev.get("loss", "loss")
-    if test:
-        q = test.get("quantile", 0.0)
-        means = [test[name]["mean"] for name, _ in arms]
-        ax2.bar(labels, means, yerr=[q * test[name]["se"] for name, _ in arms], capsize=6,
-                color=colors)  # fmt: skip
-        ax2.set_title(f"mean {loss}, lower is better")
-    else:
-        _no_data(ax2, "no labelled comparison yet")
-    if "difference" in test:
-        level = f"{1 - test['alpha']:.0%}"
-        ax3.errorbar([test["difference"]], [0],
-                     xerr=[[test["difference"] - test["lower"]], [test["upper"] - test["difference"]]],
-                     fmt="o", color="#333333", capsize=6, label=f"difference, {level} bounds")  # fmt: skip
-        ax3.axvline(0, color=STATUS_COLORS["alert"], ls="--", label="rollback: lower bound > 0")
-        ax3.axvline(test["margin"], color=STATUS_COLORS["ok"], ls="--",
-                    label=f"promote: upper bound < margin {test['margin']:.4g}")  # fmt: skip
-        ax3.set_yticks([])
-        ax3.set_ylim(-1, 2)
-        ax3.set_title("difference (challenger - champion)")
-        ax3.legend(loc="upper center", fontsize=7)
-    else:
-        _no_data(ax3, section["verdict"]["verdict"])
-    p50 = [a.get("latency_p50_ms") or 0 for _, a in arms]
-    p99 = [a.get("latency_p99_ms") or 0 for _, a in arms]
-    x = np.arange(2)
-    ax4.bar(x - 0.2, p50, 0.4, label="p50", color="#7f7f7f")
-    ax4.bar(x + 0.2, p99, 0.4, label="p99", color="#3f3f3f")
-    ax4.set_xticks(x, labels)
-    ax4.set_title("latency (ms)")
-    ax4.legend(loc="lower right")
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _no_data(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#777777")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 # ---------------------------------------------------------------- render
 
 
 def render(data: dict[str, Any]) -> tuple[str, int]:
     """(HTML text, number of embedded plots)."""
-    from onepipe.extras import require
-
     for module in ("matplotlib", "jinja2"):
         require(module, extra="report", what="the HTML report")
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
+    # lazy: both need the optional 'report' extra, checked just above
     from jinja2 import Environment, select_autoescape
 
+    from onepipe.monitor import report_plots as draw
+
     plots: dict[str, Any] = {
-        "quality": plot_quality(data),
-        "latency": plot_latency(data),
+        "quality": draw.plot_quality(data),
+        "latency": draw.plot_latency(data),
         "drift": {
-            v: plot_drift(v, d["features"], data["thresholds"]["drift"])
+            v: draw.plot_drift(v, d["features"], data["thresholds"]["drift"])
             for v, d in data["drift"].items()
             if d["features"]
         },
-        "canary": plot_canary(data["canary"]) if data["canary"] else None,
+        "canary": draw.plot_canary(data["canary"]) if data["canary"] else None,
     }
     count = sum(1 for k in ("quality", "latency", "canary") if plots[k]) + len(plots["drift"])
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))

@@ -23,6 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
+from onepipe.errors import OnepipeError
+from onepipe.monitor.task import task_for
+from onepipe.tracking.artifacts import local_path
+from onepipe.tracking.modelfacts import read_facts
+from onepipe.tracking.registry import resolve_model
+
 if TYPE_CHECKING:
     from onepipe.config import Settings
 
@@ -131,8 +139,6 @@ class LabelRule:
 
 def rule_for(settings: Settings, version: str) -> LabelRule:
     """The label rule of ``version`` of the project's model, from its recorded facts."""
-    from onepipe.monitor.task import task_for
-
     task = task_for(settings, version)
     name = f"{settings.model_name}/{version}"
     if task == "regression":
@@ -148,11 +154,6 @@ def rule_for(settings: Settings, version: str) -> LabelRule:
 
 def _recorded(settings: Settings, version: str) -> tuple[dict[str, Any], str | None]:
     """(the version's recorded facts, the kind of its signature's output)."""
-    from onepipe.errors import OnepipeError
-    from onepipe.serve.models import local_path
-    from onepipe.tracking.modelfacts import read_facts
-    from onepipe.tracking.registry import resolve_model
-
     try:
         path = local_path(settings, resolve_model(settings, f"{settings.model_name}/{version}"))
     except (OnepipeError, OSError) as exc:
@@ -162,8 +163,6 @@ def _recorded(settings: Settings, version: str) -> tuple[dict[str, Any], str | N
 
 
 def _output_kind(path: Path) -> str | None:
-    import yaml
-
     try:
         meta = yaml.safe_load((path / "MLmodel").read_text(encoding="utf-8")) or {}
         raw = (meta.get("signature") or {}).get("outputs")

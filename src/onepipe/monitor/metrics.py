@@ -29,6 +29,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from onepipe.monitor.canary import VERDICTS
+from onepipe.monitor.report import status
+from onepipe.monitor.windows import since_from
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -122,9 +124,6 @@ class LiveMetrics:
             every = self.settings.monitor.metrics_refresh_s
             if not force and time.monotonic() - self._refreshed < every:
                 return
-            from onepipe.monitor.report import status
-            from onepipe.monitor.windows import since_from
-
             self.update(
                 status(self.settings, self.store, since_from(None, self.settings.monitor.window))
             )

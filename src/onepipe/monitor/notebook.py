@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from onepipe.errors import UsageError
+from onepipe.monitor.windows import since_from
+from onepipe.tracking.registry import load_pyfunc
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from onepipe.config import Settings
     from onepipe.monitor.protocol import PredictionRecord, PredictionStore
 
@@ -32,8 +34,6 @@ def _since(since: Any) -> float | None:
         return since.timestamp()
     if isinstance(since, int | float):
         return float(since)
-    from onepipe.monitor.windows import since_from
-
     return since_from(str(since), "1h")
 
 
@@ -49,8 +49,6 @@ def _model(settings: Settings, model: str | None) -> tuple[str, str | None]:
 
 def records_frame(records: list[PredictionRecord]) -> pd.DataFrame:
     """One row per scored row: request metadata, the input columns, prediction and truth."""
-    import pandas as pd
-
     rows: list[dict[str, Any]] = []
     for r in records:
         n = max(r.n_rows, len(r.outputs or []), 1)
@@ -93,8 +91,6 @@ def replay(
     settings: Settings, store: PredictionStore, request_ids: list[str] | str, *, model: str
 ) -> pd.DataFrame:
     """Score logged requests again with any registered version (in-process pyfunc)."""
-    from onepipe.tracking.registry import load_pyfunc
-
     ids = [request_ids] if isinstance(request_ids, str) else list(request_ids)
     records = [r for r in store.query(request_ids=ids) if not r.shadow] or store.query(
         request_ids=ids

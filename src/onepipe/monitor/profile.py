@@ -12,16 +12,18 @@ Categorical feature: the training categories and their counts.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import mlflow.artifacts
 import numpy as np
+import pandas as pd
 
 from onepipe.errors import NotFoundError
+from onepipe.tracking.registry import resolve_model
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from onepipe.config import Settings
 
 FILENAME = "reference_profile.json"
@@ -49,8 +51,6 @@ def _numeric(values: np.ndarray) -> dict[str, Any]:
 
 
 def _categorical(values: Any) -> dict[str, Any]:
-    import pandas as pd
-
     counts = pd.Series(values).astype("string").value_counts(dropna=True)
     return {
         "rows": int(counts.sum()),
@@ -100,12 +100,6 @@ def profile_for_version(settings: Settings, model: str, version: str) -> dict[st
     key = (settings.tracking_uri, model, str(version))
     if key in _CACHE:
         return _CACHE[key]
-    import tempfile
-
-    import mlflow
-
-    from onepipe.tracking.registry import resolve_model
-
     ref = resolve_model(settings, f"{model}/{version}")
     with tempfile.TemporaryDirectory() as tmp:
         try:

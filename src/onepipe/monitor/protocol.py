@@ -40,7 +40,7 @@ class PredictionRecord:
     n_rows: int = 0
     inputs: dict[str, list] | None = None
     outputs: list | None = None
-    source: str = "gateway"  # gateway | seldon
+    source: str = "gateway"  # gateway, or the serve backend whose intake logged it
     # The V2 ``id`` a client chose for its request: data, never the key (``request_id``
     # is the log's own id, the one the answer returns and feedback names).
     client_id: str | None = None

@@ -10,19 +10,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from onepipe.errors import OnepipeError
+from onepipe.history import Change, open_history
 from onepipe.monitor import canary, drift
+from onepipe.monitor.profile import profile_for_version
 from onepipe.monitor.task import task_for
 from onepipe.monitor.windows import version_stats
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
     from onepipe.monitor.protocol import PredictionRecord, PredictionStore
-    from onepipe.serve.history import Change
 
 
 def last_change(settings: Settings) -> Change | None:
-    from onepipe.serve.history import open_history
-
     changes = open_history(settings).list(
         env=settings.env, backend=settings.backends.serve, model=settings.model_name, limit=1
     )
@@ -58,8 +57,6 @@ def drift_for_version(
     settings: Settings, store: PredictionStore, version: str, since: float | None
 ) -> list[drift.FeatureDrift]:
     """The newest ``monitor.drift.max_rows`` requests' rows of one version vs its profile."""
-    from onepipe.monitor.profile import profile_for_version
-
     profile = profile_for_version(settings, settings.model_name, version)
     records = store.query(
         model_name=settings.model_name,

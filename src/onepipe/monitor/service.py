@@ -1,33 +1,31 @@
-"""The monitor's HTTP surface: ``/metrics``, ``/feedback``, CloudEvents ingest, health.
+"""The monitor's HTTP surface: ``/metrics``, ``/feedback``, serve backends' events, health.
 
-Mounted in-process on the gateway (``attach``: one port on a laptop, same store)
-and served alone by ``onepipe monitor serve`` for the cluster path, where
-Seldon's request logger posts to ``/api/v1/seldon``.
+Mounted in-process on the gateway (app/gateway.py: one port on a laptop, same store)
+and served alone by ``onepipe monitor serve`` for the cluster path, where each cluster
+serve backend's request logger posts to its intake (``monitor.intake``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from onepipe.monitor.cloudevents import (
-    CloudEventError,
-    VersionResolver,
-    resolver_from_history,
-    to_record,
-)
 from onepipe.monitor.feedback import FeedbackError, record_feedback
+from onepipe.monitor.intake import EventIntake, IntakeError, intakes
 from onepipe.monitor.journal import Journal, replay
 from onepipe.monitor.labels import LabelRules
 from onepipe.monitor.logger import PredictionLogger
 from onepipe.monitor.metrics import CONTENT_TYPE, LiveMetrics
+from onepipe.monitor.store import open_store
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -48,10 +46,7 @@ class Monitor:
         self,
         settings: Settings,
         store: PredictionStore | None = None,
-        resolve: VersionResolver | None = None,
     ) -> None:
-        from onepipe.monitor.store import open_store
-
         cfg = settings.monitor
         self.settings = settings
         journal_dir = settings.path(cfg.journal_dir)
@@ -70,7 +65,6 @@ class Monitor:
             journal=Journal(journal_dir, sync_interval_s=cfg.sync_interval_s),
         )
         self.labels = LabelRules(settings)
-        self.resolve = resolve
 
     # ---- endpoints ----------------------------------------------------------
     async def metrics_endpoint(self, request: Request) -> Response:
@@ -91,18 +85,19 @@ class Monitor:
             return _json(err.to_dict(), err.status)
         return _json(result)
 
-    async def cloudevent(self, request: Request) -> Response:
-        try:
-            raw = await self._raw(request)
-            if self.resolve is None:
-                self.resolve = resolver_from_history(self.settings)
-            record = await asyncio.to_thread(
-                to_record, request.headers, raw, self.settings.model_name, self.resolve
-            )
-        except (CloudEventError, FeedbackError) as err:
-            return _json({"error": err.message}, err.status)
-        self.logger.submit(record)
-        return _json({"accepted": record.request_id}, 202)
+    def intake_route(self, intake: EventIntake) -> Route:
+        """``POST intake.path``: one event of a serve backend's logger into the log (202)."""
+
+        async def event(request: Request) -> Response:
+            try:
+                raw = await self._raw(request)
+                record = await asyncio.to_thread(intake.to_record, request.headers, raw)
+            except (IntakeError, FeedbackError) as err:
+                return _json({"error": err.message}, err.status)
+            self.logger.submit(record)
+            return _json({"accepted": record.request_id}, 202)
+
+        return Route(intake.path, event, methods=["POST"])
 
     async def health(self, request: Request) -> Response:
         journal = self.logger.journal.stats if self.logger.journal else None
@@ -112,7 +107,7 @@ class Monitor:
         return [
             Route("/metrics", self.metrics_endpoint, methods=["GET"]),
             Route("/feedback", self.feedback, methods=["POST"]),
-            Route("/api/v1/seldon", self.cloudevent, methods=["POST"]),
+            *(self.intake_route(intake) for intake in intakes(self.settings)),
             Route(f"{prefix}/health", self.health, methods=["GET"]),
         ]
 
@@ -122,17 +117,7 @@ class Monitor:
         self.store.close()
 
 
-def attach(gateway: Any, settings: Settings) -> Monitor:
-    """Log every gateway answer and mount ``/feedback`` and ``/metrics`` on the gateway."""
-    monitor = Monitor(settings)
-    gateway.on_response.append(monitor.logger)
-    gateway.extra_routes.extend(monitor.routes(prefix="/monitor"))
-    return monitor
-
-
 def build_app(monitor: Monitor) -> Starlette:
-    from contextlib import asynccontextmanager
-
     @asynccontextmanager
     async def lifespan(app: Any):
         try:
@@ -145,8 +130,6 @@ def build_app(monitor: Monitor) -> Starlette:
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """``onepipe monitor serve``: the monitor service alone (cluster path), in the foreground."""
-    import uvicorn
-
     monitor = Monitor(settings)
     uvicorn.run(
         build_app(monitor),

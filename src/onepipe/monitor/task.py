@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from mlflow.exceptions import MlflowException
+
+from onepipe.tracking.client import client_for
 from onepipe.tracking.modelfacts import TAGS
 
 if TYPE_CHECKING:
@@ -42,10 +45,6 @@ def _version_order(version: str) -> tuple[int, int, str]:
 
 
 def _recorded(settings: Settings, version: str) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    from onepipe.tracking.client import client_for
-
     try:
         mv = client_for(settings).get_model_version(settings.model_name, version)
     except MlflowException:

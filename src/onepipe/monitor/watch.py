@@ -22,7 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onepipe.data import open_store as open_data_store
 from onepipe.errors import NotFoundError, RunFailed, UsageError
+from onepipe.monitor.report import drift_for_version, last_change
+from onepipe.monitor.store import open_store
+from onepipe.monitor.windows import since_from
+from onepipe.pipeline.execute import run_pipeline
+from onepipe.tracking.client import client_for
+from onepipe.tracking.registry import resolve_model
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -96,9 +103,6 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
 
 def champion_data_commit(settings: Settings, repo: str) -> str | None:
     """The commit id of ``repo`` the current champion was trained on (None without one)."""
-    from onepipe.tracking.client import client_for
-    from onepipe.tracking.registry import resolve_model
-
     try:
         ref = resolve_model(settings, f"{settings.model_name}@champion")
     except NotFoundError:
@@ -113,10 +117,6 @@ def champion_data_commit(settings: Settings, repo: str) -> str | None:
 
 def drift_alerts(settings: Settings, since: float | None = None) -> dict[str, list[str]]:
     """Alerting features per serving version (champion, challenger) over the window."""
-    from onepipe.monitor.report import drift_for_version, last_change
-    from onepipe.monitor.store import open_store
-    from onepipe.monitor.windows import since_from
-
     change = last_change(settings)
     if change is None:
         return {}
@@ -150,15 +150,13 @@ def check_once(
     command: str = "onepipe watch --once",
 ) -> WatchResult:
     """One look at the branch head and the drift; retrain on a trigger."""
-    from onepipe.data import open_store
-
     param, repo = watched_param(settings, repo)
     branch = branch or settings.data.default_branch
     path = state_path(settings, repo, branch)
     state = load_state(path)
     result = WatchResult("none", "", repo, branch)
     try:
-        head = open_store(settings).resolve(f"{repo}@{branch}")
+        head = open_data_store(settings).resolve(f"{repo}@{branch}")
     except NotFoundError:
         result.reason = f"{repo}@{branch} has no commit yet: nothing to train on"
         return result
@@ -189,8 +187,6 @@ def check_once(
         state.update(head=head.id, checked_at=time.time())
         save_state(path, state)
         return result
-
-    from onepipe.pipeline.execute import run_pipeline
 
     result.trigger = trigger
     result.data_ref = head.ref
@@ -238,8 +234,6 @@ def check_once(
 
 def _tag_version(settings: Settings, version: str, trigger: str) -> None:
     """The trigger on the model version too, where the registry UI shows it."""
-    from onepipe.tracking.client import client_for
-
     client_for(settings).set_model_version_tag(
         settings.model_name, str(version), TRIGGER_TAG, trigger
     )

@@ -13,13 +13,13 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-import onepipe
+from onepipe.version import __version__
 
 
 def step_code_hash(source: str, root: Path) -> str:
     h = hashlib.sha256()
     h.update(source.encode())
-    h.update(f"onepipe=={onepipe.__version__}".encode())
+    h.update(f"onepipe=={__version__}".encode())
     for path in sorted(project_imports(source, root.resolve())):
         h.update(str(path.relative_to(root.resolve())).encode())
         h.update(_file_digest(path, path.stat().st_mtime_ns, path.stat().st_size).encode())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from onepipe.errors import UsageError
 from onepipe.pipeline.codehash import project_imports
 from onepipe.pipeline.context import ENV_VAR as CONTEXT_ENV
 from onepipe.pipeline.context import StepContext
+from onepipe.pipeline.loader import import_project_module
 
 try:  # libyaml makes re-reading the cached IR ~10x faster
     _Loader = yaml.CSafeLoader
@@ -50,8 +52,6 @@ def source_hash(settings: Settings) -> str:
 
 
 def _kfp_version() -> str:
-    from importlib.metadata import version
-
     return version("kfp")
 
 
@@ -77,8 +77,6 @@ def write_ir(settings: Settings, dest: Path) -> Path:
 
 
 def load_pipeline_function(settings: Settings):
-    from onepipe.pipeline.loader import import_project_module
-
     try:
         module = import_project_module(settings.pipeline.module, settings.root)
     except ImportError as exc:
@@ -94,7 +92,7 @@ def load_pipeline_function(settings: Settings):
 
 
 def _compile(settings: Settings) -> dict[str, Any]:
-    from kfp import compiler
+    from kfp import compiler  # lazy: a run whose code did not change never imports KFP
 
     func = load_pipeline_function(settings)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,9 @@
 """One pipeline run, whatever the entry point: resolve data, compile, run, track, register.
 
 The CLI, the notebook API, sweep trials and reproduce all call ``run_pipeline``
-with a ``Settings``; the runner backend comes from that settings object.
+with a ``Settings``; the runner backend comes from that settings object. Tracking
+is one path (pipeline/record.py): the run builds its record, then writes it as it
+runs or queues it.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from onepipe.config import Settings
+from onepipe.data import open_store
 from onepipe.errors import RunFailed
+from onepipe.pipeline import outbox
 from onepipe.pipeline.cache import StepCache
 from onepipe.pipeline.compile import compile_ir
 from onepipe.pipeline.context import StepContext
 from onepipe.pipeline.graph import PipelineGraph
-from onepipe.pipeline.protocol import NullListener, RunListener, RunPlan, StepResult
-from onepipe.plugins import load_backend
+from onepipe.pipeline.protocol import NullListener, RunListener, RunPlan, StepResult, load_runner
+from onepipe.pipeline.record import RunRecord, close_run, open_run, replay
+from onepipe.pipeline.tracker import lineage_tags
+from onepipe.tracking.gitinfo import git_state
+from onepipe.tracking.target import TrackingTarget
 
 
 @dataclass
@@ -97,8 +104,6 @@ class _Fanout:
 
 def resolve_data_refs(settings: Settings, arguments: dict[str, Any]) -> dict[str, str]:
     """Pin every param naming a data ref (``repo`` or ``repo@ref``) to ``repo@<commit id>``."""
-    from onepipe.data import open_store
-
     repos = set(settings.data.repos)
     candidates = {
         k: v
@@ -159,38 +164,27 @@ def run_pipeline(
     track: bool = True,
     defer_tracking: bool = False,
 ) -> RunResult:
+    """Run the pipeline; tracked, it is written to MLflow as it runs and registers its model.
+
+    The caller has brought the store current where its command started (outbox.catch_up),
+    except with ``defer_tracking`` (``onepipe run``, which must not import MLflow when it
+    executes nothing): a fully cached run then queues its record (pipeline/outbox.py), and
+    any other run brings the store current itself before it writes.
+    """
     started = time.perf_counter()
     plan, data_refs = build_plan(settings, use_cache=use_cache)
-    graph, ir, arguments = plan.graph, plan.ir, plan.arguments
-    runner = load_backend("runner", settings.backends.runner).from_settings(settings)
-    cache = StepCache(plan.cache_dir)
+    runner = load_runner(settings.backends.runner).from_settings(settings)
+    record = (
+        _new_record(settings, plan, runner.name, data_refs, extra_tags, command, parent_run_id)
+        if track
+        else None
+    )
+    queue = record is not None and defer_tracking and runner.fully_cached(plan)
+    if record and defer_tracking and not queue:
+        outbox.catch_up(settings)
+    tracker = open_run(record) if record and not queue else None
 
-    listeners: list[RunListener] = [listener or NullListener()]
-    tracker = target = None
-    run_name = f"{graph.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    # A CLI run that will execute nothing queues its MLflow record instead of importing MLflow.
-    deferred = track and defer_tracking and runner.fully_cached(plan)
-    if track:
-        from onepipe.tracking.gitinfo import git_state
-        from onepipe.tracking.target import TrackingTarget
-        from onepipe.tracking.tracker import lineage_tags
-
-        target = TrackingTarget.from_settings(settings)
-        tags = lineage_tags(
-            settings,
-            git_state(settings.root),
-            runner.name,
-            data_refs,
-            command or shlex.join(["onepipe", *sys.argv[1:]]),
-        )
-        tags.update(extra_tags or {})
-    if track and not deferred:
-        from onepipe.tracking.tracker import MlflowTracker
-
-        tracker = MlflowTracker(target, cache, parent_run_id=parent_run_id)
-        tracker.start(run_name=run_name, params=arguments, tags=tags, ir=ir)
-        listeners.append(tracker)
-
+    listeners = [listener or NullListener(), *([tracker] if tracker else [])]
     try:
         steps = runner.run(plan, _Fanout(listeners))
     except BaseException as exc:  # Ctrl-C or a crash: the MLflow run must not stay RUNNING
@@ -198,74 +192,92 @@ def run_pipeline(
             tracker.abandon("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         raise
     failed = next((s for s in steps if s.status == "failed"), None)
-    metrics = _run_metrics(settings, steps)
     result = RunResult(
         run_id=tracker.run_id if tracker else "",
         status="failed" if failed else "succeeded",
         steps=steps,
-        metrics=metrics,
-        arguments=arguments,
+        metrics=_run_metrics(settings, steps),
+        arguments=plan.arguments,
         data_refs=data_refs,
         runner=runner.name,
         duration=0.0,
         tracking_uri=settings.tracking_uri,
         experiment_id=tracker.experiment_id if tracker else "",
     )
-    final_tags: dict[str, str] = {
-        "onepipe.cache_hits": str(result.cache_hits),
-        "onepipe.executed": str(result.executed),
-    }
-    model_step = next((s for s in steps if s.name == settings.model.step), None)
-    model = model_step.outputs.get(settings.model.output) if model_step and not failed else None
-
-    if deferred:
-        from onepipe.tracking import outbox
-        from onepipe.tracking.record import RunRecord, replay
-
-        record = RunRecord(
-            target=target,
-            cache_root=str(cache.root),
-            run_name=run_name,
-            params=arguments,
-            tags=tags,
-            ir=ir,
-            steps=steps,
-            metrics=metrics,
-            final_tags=final_tags,
-            parent_run_id=parent_run_id,
-            model={"path": str(model.path), "hash": model.hash, "step_key": model_step.cache_key}
-            if (register and model)
-            else None,
-        )
-        notes = model_step.notes if model_step else {}
-        known = (
-            notes.get("model_version")
-            if notes.get("tracking_uri") == settings.tracking_uri
-            else None
-        )
-        if record.model is None or known:
-            outbox.enqueue(settings.outbox_dir, record)
-            outbox.spawn_writer(settings.outbox_dir)
-            result.model_version = known
-            result.extra["tracking"] = "queued"
-        else:  # the model's version is not known here: write now, synchronously
-            result.run_id, ref, result.model_is_new = replay(record)
-            result.model_version = ref.version if ref else None
-    elif register and model is not None and tracker:
-        from onepipe.tracking.registry import register as register_model
-
-        ref, is_new = register_model(settings, tracker.run_id, model.path, model.hash)
-        result.model_version, result.model_is_new = ref.version, is_new
-        final_tags["onepipe.model"] = f"{ref.name}/{ref.version}"
-        cache.annotate(
-            model_step.cache_key, model_version=ref.version, tracking_uri=settings.tracking_uri
-        )
-    result.duration = time.perf_counter() - started
+    if record:
+        _complete(record, settings, result, register)
     if tracker:
-        tracker.finish(metrics=metrics, tags=final_tags, failed=bool(failed))
+        ref, result.model_is_new = close_run(tracker, record)
+        result.model_version = ref.version if ref else None
+    elif queue:
+        _queue_or_write(settings, record, result)
+    result.duration = time.perf_counter() - started
     if failed:
         raise RunFailed(f"step {failed.name!r} failed: {failed.error}").with_result(result)
     return result
+
+
+def _new_record(
+    settings: Settings,
+    plan: RunPlan,
+    runner: str,
+    data_refs: dict[str, str],
+    extra_tags: dict[str, str] | None,
+    command: str | None,
+    parent_run_id: str | None,
+) -> RunRecord:
+    """The run's record before it runs: what it is, where it came from, where it is tracked."""
+    command = command or shlex.join(["onepipe", *sys.argv[1:]])
+    tags = lineage_tags(settings, git_state(settings.root), runner, data_refs, command)
+    return RunRecord(
+        target=TrackingTarget.from_settings(settings),
+        cache_root=str(plan.cache_dir),
+        run_name=f"{plan.graph.name}-{time.strftime('%Y%m%d-%H%M%S')}",
+        params=plan.arguments,
+        tags={**tags, **(extra_tags or {})},
+        ir=plan.ir,
+        parent_run_id=parent_run_id,
+    )
+
+
+def _complete(record: RunRecord, settings: Settings, result: RunResult, register: bool) -> None:
+    """What the record learns once the steps ran: their results, the metrics, the model."""
+    record.steps, record.metrics = result.steps, result.metrics
+    record.final_tags = {
+        "onepipe.cache_hits": str(result.cache_hits),
+        "onepipe.executed": str(result.executed),
+    }
+    model_step = _model_step(settings, result)
+    model = model_step.outputs.get(settings.model.output) if model_step else None
+    if register and model and result.status == "succeeded":
+        record.model = {
+            "path": str(model.path),
+            "hash": model.hash,
+            "step_key": model_step.cache_key,
+        }
+
+
+def _model_step(settings: Settings, result: RunResult) -> StepResult | None:
+    return next((s for s in result.steps if s.name == settings.model.step), None)
+
+
+def _queue_or_write(settings: Settings, record: RunRecord, result: RunResult) -> None:
+    """A fully cached run: queue its record, unless its model's version is not known here
+    (no earlier run of this store noted it in the cache entry): then write it now."""
+    model_step = _model_step(settings, result)
+    notes = model_step.notes if model_step else {}
+    known = (
+        notes.get("model_version") if notes.get("tracking_uri") == settings.tracking_uri else None
+    )
+    if record.model is None or known:
+        outbox.enqueue(settings.outbox_dir, record)
+        outbox.spawn_writer(settings.outbox_dir)
+        result.model_version = known
+        result.extra["tracking"] = "queued"
+        return
+    outbox.catch_up(settings)
+    result.run_id, ref, result.model_is_new = replay(record)
+    result.model_version = ref.version if ref else None
 
 
 def _run_metrics(settings: Settings, steps: list[StepResult]) -> dict[str, float]:

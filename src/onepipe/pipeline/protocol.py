@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from onepipe import plugins
 from onepipe.pipeline.context import StepContext
 from onepipe.pipeline.graph import PipelineGraph
 
@@ -117,3 +118,8 @@ class NullListener:
 
     def step_finished(self, result: StepResult) -> None:
         pass
+
+
+def load_runner(name: str) -> type[Runner]:
+    """The runner registered as ``name`` (``backends.runner``); ConfigError naming the choices."""
+    return cast("type[Runner]", plugins.load_backend("runner", name))

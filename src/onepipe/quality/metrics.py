@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from onepipe.quality.tasks import TASKS, is_classification
+from onepipe.quality.tasks import TASKS, is_classification, task_of_values
 
 Direction = Literal["maximize", "minimize"]
 DIRECTIONS: tuple[str, ...] = ("maximize", "minimize")
@@ -59,6 +59,8 @@ class MetricSpec:
 
 
 # ---- the computations -------------------------------------------------------------------
+# The few that need scikit-learn import it inside: it takes about a second to import, and
+# the config checks, the monitor and the report load this module for its names and numpy metrics.
 
 
 def _accuracy(y: np.ndarray, p: np.ndarray) -> float:
@@ -99,13 +101,13 @@ def _f1(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def _f1_macro(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import f1_score
+    from sklearn.metrics import f1_score  # lazy: scikit-learn, see above
 
     return float(f1_score(_labels(y), _labels(p), average="macro", zero_division=0))
 
 
 def _balanced_accuracy(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.metrics import balanced_accuracy_score  # lazy: scikit-learn, see above
 
     return float(balanced_accuracy_score(_labels(y), _labels(p)))
 
@@ -136,7 +138,7 @@ def _r2(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # lazy: scikit-learn, see above
 
     score = np.asarray(score, dtype=float)
     if score.ndim == 2:
@@ -147,7 +149,7 @@ def _roc_auc(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def _log_loss(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import log_loss
+    from sklearn.metrics import log_loss  # lazy: scikit-learn, see above
 
     score = np.asarray(score, dtype=float)
     if score.ndim == 1:
@@ -323,8 +325,6 @@ def live_metrics(task: str | None, preds: Sequence[Any], truths: Sequence[Any]) 
     """
     if not preds:
         return {}
-    from onepipe.quality.tasks import task_of_values
-
     task = task or task_of_values([*truths, *preds])
     out: dict[str, float] = {"labelled": float(len(preds))}
     if task is None:

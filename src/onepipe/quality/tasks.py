@@ -22,6 +22,8 @@ MAX_CLASSES_GUESSED = 20
 def task_of_estimator(estimator: Any) -> str | None:
     """``binary``/``multiclass`` for a fitted classifier (by its ``classes_``), ``regression``
     for a regressor; None when the object does not say (not scikit-learn-like)."""
+    # lazy: scikit-learn takes about a second to import; the monitor and the config checks,
+    # which load this module for task_of_values and the task names, never need it
     from sklearn.base import is_classifier, is_regressor
 
     final = estimator

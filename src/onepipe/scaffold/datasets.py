@@ -59,6 +59,7 @@ DATASETS: dict[str, Dataset] = {
 
 def base_frame(task: str) -> pd.DataFrame:
     """The dataset as one frame: snake_case feature columns and the ``target`` label."""
+    # lazy: scikit-learn takes ~1 s to import; `onepipe init` checks its arguments first
     import sklearn.datasets
 
     spec = DATASETS[task]

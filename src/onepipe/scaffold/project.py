@@ -16,6 +16,7 @@ from onepipe.errors import UsageError
 from onepipe.quality.metrics import DEFAULTS, LIVE, METRICS
 from onepipe.quality.tasks import TASKS
 from onepipe.scaffold import datasets
+from onepipe.version import __version__
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REPO = "records"  # the data repo a new project's batches go to
@@ -91,8 +92,6 @@ def check_name(name: str) -> str:
 
 def create_project(root: Path, name: str, task: str) -> NewProject:
     """Write the project into ``root`` (new or empty); returns what was written."""
-    from onepipe import __version__
-
     check_name(name)
     if task not in TASKS:
         raise UsageError(f"--task {task!r}: expected one of {', '.join(TASKS)}")

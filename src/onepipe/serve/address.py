@@ -16,6 +16,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from onepipe.lifecycle.identity import ProcessIdentity
+from onepipe.serve.control import identity
+
 if TYPE_CHECKING:
     from onepipe.config import Settings
 
@@ -34,9 +37,6 @@ def connect_url(host: str, port: int) -> str:
 
 
 def publish(settings: Settings, url: str) -> None:
-    from onepipe.lifecycle.identity import ProcessIdentity
-    from onepipe.serve.control import identity
-
     path = _file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -58,8 +58,6 @@ def withdraw(settings: Settings) -> None:
 
 def running_url(settings: Settings) -> str | None:
     """The URL of this project's running gateway, or None when none has published one."""
-    from onepipe.lifecycle.identity import ProcessIdentity
-
     path = _file(settings)
     try:
         text = path.read_text()

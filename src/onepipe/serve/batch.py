@@ -15,9 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onepipe.data import open_store, read_table
 from onepipe.errors import UsageError
 from onepipe.serve.gateway.validation import RequestError, instances_to_v2
+from onepipe.serve.mlserver import model_settings
 from onepipe.serve.models import ServedModel, served_model
+from onepipe.tracking.model_code import forget_shadowing_modules
+from onepipe.tracking.registry import resolve_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,11 +32,11 @@ BATCH_ROWS = 5000
 
 
 async def _predict(model: ServedModel, frame: pd.DataFrame) -> list[Any]:
+    # lazy: MLServer and its MLflow runtime take seconds to import; `onepipe predict` checks
+    # the model and the input commit before it pays for them
     from mlserver.settings import ModelParameters, ModelSettings
     from mlserver.types import InferenceRequest
     from mlserver_mlflow import MLflowRuntime
-
-    from onepipe.serve.mlserver import model_settings
 
     cfg = model_settings(model)
     runtime = MLflowRuntime(
@@ -42,6 +46,7 @@ async def _predict(model: ServedModel, frame: pd.DataFrame) -> list[Any]:
             parameters=ModelParameters(**cfg["parameters"]),
         )
     )
+    forget_shadowing_modules(model.path)
     await runtime.load()
     names = [c.name for c in model.columns]
     out: list[Any] = []
@@ -65,9 +70,6 @@ async def _predict(model: ServedModel, frame: pd.DataFrame) -> list[Any]:
 def score_commit(
     settings: Settings, spec: str, data_ref: str, *, output_repo: str = "predictions"
 ) -> dict[str, Any]:
-    from onepipe.data import open_store, read_table
-    from onepipe.tracking.registry import resolve_model
-
     ref = resolve_model(settings, spec)
     model = served_model(settings, ref)
     store = open_store(settings)

@@ -33,6 +33,8 @@ SCHEME = "Bearer "
 
 def serve_dir(settings: Settings) -> Path:
     """``serve.mlserver.workdir``, created owner-only (the key and MLServer's socket live here)."""
+    # lazy: mlserver_endpoint imports asyncio and httpx; `onepipe --help` loads this module
+    # (through cli/demo_cmd.py, app/background.py and serve/address.py)
     from onepipe.serve.mlserver_endpoint import private_dir
 
     return private_dir(settings.path(settings.serve.mlserver.workdir))

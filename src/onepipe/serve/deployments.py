@@ -11,33 +11,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from onepipe import plugins
 from onepipe.errors import NotFoundError, UsageError
+from onepipe.history import Change, DeploymentState, Intent, IntentLog, open_history
 from onepipe.serve import transaction
-from onepipe.serve.history import Change, open_history
-from onepipe.serve.intents import Intent, IntentLog
-from onepipe.serve.protocol import Deployer
-from onepipe.serve.state import DeploymentState
+from onepipe.serve.protocol import Deployer, load_deployer
+from onepipe.tracking.registry import (
+    CHALLENGER,
+    CHAMPION,
+    note_previous_champion,
+    resolve_model,
+    role_versions,
+)
+from onepipe.tracking.registry import promote as registry_promote
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
     from onepipe.tracking.registry import ModelRef
 
-TARGETS = {"local": "mlserver", "cluster": "seldon"}
-
 
 def deployer_for(settings: Settings, target: str | None = None) -> Deployer:
-    """``target`` local/cluster (or a backend name); default: ``backends.serve``."""
-    from onepipe.plugins import load_backend
-
-    if target is None:
-        backend = settings.backends.serve
-    elif target in TARGETS:
-        backend = TARGETS[target]
-    elif target in TARGETS.values():
-        backend = target
-    else:
-        raise UsageError(f"--target {target}: unknown (expected local or cluster)")
-    return load_backend("serve", backend).from_settings(settings)
+    """``target``: local, cluster or a backend's name (``plugins.target_backend``);
+    default: the environment's ``backends.serve``."""
+    backend = settings.backends.serve
+    if target is not None:
+        backend = plugins.target_backend("serve", target, backend)
+    return load_deployer(backend).from_settings(settings)
 
 
 def history(
@@ -99,8 +98,6 @@ def _deploy_state(
     champion: str | None,
     challenger: str | None,
 ) -> DeploymentState:
-    from onepipe.tracking.registry import CHALLENGER, CHAMPION, resolve_model
-
     name = settings.model_name
     champ = str(
         resolve_model(settings, f"{name}/{champion}" if champion else f"{name}@{CHAMPION}").version
@@ -144,15 +141,6 @@ def promote(
     One transaction: the aliases and the routing move together or not at all. Another
     model than the project's (``name``) has no deployment here: only its aliases move.
     """
-    from onepipe.tracking.registry import (
-        CHALLENGER,
-        CHAMPION,
-        note_previous_champion,
-        resolve_model,
-        role_versions,
-    )
-    from onepipe.tracking.registry import promote as registry_promote
-
     name = name or settings.model_name
     if name != settings.model_name:
         return (*registry_promote(settings, name, version), None)
@@ -177,8 +165,6 @@ def rollback(
     settings: Settings, to: int | None = None, target: str | None = None, reason: str = ""
 ) -> tuple[Change, str]:
     """Restore the state before the latest change, or change ``to``; registry aliases follow."""
-    from onepipe.tracking.registry import CHALLENGER, CHAMPION
-
     deployer = deployer_for(settings, target)
     with transaction.session(settings, deployer) as tx:
         store = open_history(settings)

@@ -13,8 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
+from onepipe.history import DeploymentState
+from onepipe.serve import address
+from onepipe.serve.control import (
+    auth_headers,
+    describe,
+    identity,
+    key_path,
+    read_key_file,
+    same_project,
+)
 from onepipe.serve.errors import DeployError, ForeignGateway
-from onepipe.serve.state import DeploymentState
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -42,9 +53,6 @@ class LocalDeployer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalDeployer:
-        from onepipe.serve import address
-        from onepipe.serve.control import identity, key_path
-
         gw = settings.serve.gateway
         # The running gateway's own address first: `serve --port` may differ from the config.
         url = address.running_url(settings) or address.connect_url(gw.host, gw.port)
@@ -56,10 +64,6 @@ class LocalDeployer:
         )
 
     def _request(self, method: str, path: str, **kw: Any) -> Any:
-        import httpx
-
-        from onepipe.serve.control import auth_headers, read_key_file
-
         key = read_key_file(self.key_file) if self.key_file else None
         try:
             return httpx.request(method, f"{self.admin_url}{path}", headers=auth_headers(key), **kw)
@@ -72,8 +76,6 @@ class LocalDeployer:
 
     def _foreign(self, resp: Any) -> None:
         """Raise ForeignGateway when ``resp`` shows a gateway that is not this project's."""
-        from onepipe.serve.control import describe, same_project
-
         if resp.status_code not in (200, 401, 403, 409):
             return
         try:

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from onepipe.lifecycle.tether import signal_group, tethered
 from onepipe.serve.errors import DeployError
 from onepipe.serve.mlserver_endpoint import MLServerEndpoint
@@ -87,8 +89,6 @@ class MLServerWorker:
         return self.endpoint.url
 
     def start(self) -> None:
-        import httpx
-
         if self.workdir.exists():
             shutil.rmtree(self.workdir / "models", ignore_errors=True)
         (self.workdir / "models").mkdir(parents=True, exist_ok=True)
@@ -155,8 +155,6 @@ class MLServerWorker:
 
     async def load(self, client: Any, model: ServedModel) -> None:
         """Load one version and wait until MLServer reports it ready; DeployError says why not."""
-        import httpx
-
         folder = self.workdir / "models" / model.internal_name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "model-settings.json").write_text(json.dumps(model_settings(model), indent=2))

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 HOST = "127.0.0.1"
 SOCKET_NAME, GRPC_NAME = "mlserver.sock", "mlserver-grpc.sock"
 # Linux limits a Unix socket's path to 107 bytes; gRPC appends ":<port>" to its own.
@@ -75,14 +77,10 @@ class MLServerEndpoint:
         return ["--socket", str(self.socket_path)] if self.socket_path else []
 
     def client(self, timeout: float) -> Any:
-        import httpx
-
         transport = httpx.HTTPTransport(uds=str(self.socket_path)) if self.socket_path else None
         return httpx.Client(transport=transport, timeout=timeout)
 
     def async_client(self, timeout: float) -> Any:
-        import httpx
-
         uds = str(self.socket_path) if self.socket_path else None
         transport = httpx.AsyncHTTPTransport(uds=uds) if uds else None
         return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout))

@@ -14,11 +14,12 @@ import argparse
 import asyncio
 import os
 
+from mlserver.cli.serve import load_settings
+from mlserver.server import MLServer
+from mlserver.utils import install_uvloop_event_loop
+
 
 async def _start(folder: str, socket: str | None) -> None:
-    from mlserver.cli.serve import load_settings
-    from mlserver.server import MLServer
-
     settings, models = await load_settings(folder)
     if socket:
         settings._custom_rest_server_settings = {"uds": socket}
@@ -31,8 +32,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--socket", help="serve the REST API on this Unix socket")
     args = parser.parse_args(argv)
     os.umask(0o077)
-    from mlserver.utils import install_uvloop_event_loop
-
     install_uvloop_event_loop()
     asyncio.run(_start(args.folder, args.socket))
 

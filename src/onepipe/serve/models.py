@@ -1,4 +1,5 @@
-"""From a registry version to what serving needs: a local artifact path and the input signature.
+"""From a registry version to what serving needs: its local files (tracking/artifacts.py)
+and the input signature.
 
 The MLflow ``MLmodel`` file is read directly (no ``mlflow`` import) so the gateway
 learns the columns and types it validates against in milliseconds.
@@ -10,11 +11,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from onepipe.errors import NotFoundError, OnepipeError
+from onepipe.errors import NotFoundError
+from onepipe.tracking.artifacts import local_path
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -48,48 +49,6 @@ class ServedModel:
     def internal_name(self) -> str:
         """The name MLServer knows this version by (one MLServer serves several versions)."""
         return f"{self.name}-v{self.version}"
-
-
-def check_ref_names(ref: ModelRef) -> None:
-    """A registry's name and version become folder names (artifact cache, MLServer's
-    model dirs): refuse any that could name a folder elsewhere. MLflow refuses such
-    names itself; this guards against a registry written by something else."""
-    for what, value in (("name", ref.name), ("version", str(ref.version))):
-        if (
-            not value
-            or value in (".", "..")
-            or any(c in value for c in "/\\\0")
-            or not value.isprintable()
-        ):
-            raise OnepipeError(
-                f"registered model {what} {value[:80]!r} cannot be served (expected one "
-                "folder name: not '.' or '..', no '/', '\\' or control characters)"
-            )
-
-
-def local_path(settings: Settings, ref: ModelRef) -> Path:
-    """The model directory on this machine; remote artifact stores are downloaded once."""
-    check_ref_names(ref)
-    parts = urlsplit(ref.source)
-    if parts.scheme in ("", "file"):
-        path = Path(unquote(parts.path if parts.scheme else ref.source))
-        if not (path / "MLmodel").is_file():
-            raise NotFoundError(
-                f"{ref}: model artifacts not found at {path} (expected an MLmodel file)"
-            )
-        return path
-    dest = settings.state_dir / "serve" / "artifacts" / ref.name / str(ref.version)
-    if not (dest / "MLmodel").is_file():
-        import mlflow.artifacts
-
-        from onepipe.tracking.client import client_for
-
-        client_for(settings)  # creates the tracking dir for sqlite URIs
-        dest.mkdir(parents=True, exist_ok=True)
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=ref.uri, dst_path=str(dest), tracking_uri=settings.tracking_uri
-        )
-    return dest
 
 
 def read_signature(path: Path) -> tuple[Column, ...]:

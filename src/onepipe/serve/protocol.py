@@ -8,15 +8,24 @@ on the backend.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
-from onepipe.serve.state import DeploymentState
+from onepipe import plugins
+from onepipe.history import DeploymentState
 from onepipe.tracking.registry import ModelRef
+
+if TYPE_CHECKING:
+    from onepipe.config import Settings
 
 
 @runtime_checkable
 class Deployer(Protocol):
-    backend: str  # "mlserver" | "seldon": the key history rows are filed under
+    backend: str  # its registry name (onepipe.plugins): the key history rows are filed under
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Deployer:
+        """The deployer for these settings (names, namespaces, credentials come from them)."""
+        ...
 
     def apply(self, state: DeploymentState, models: dict[str, ModelRef]) -> str:
         """Route as ``state`` says once every model in it is ready; one line saying what happened.
@@ -29,3 +38,8 @@ class Deployer(Protocol):
     def live(self) -> DeploymentState | None:
         """What is serving now, or None when nothing runs (or the backend cannot tell)."""
         ...
+
+
+def load_deployer(name: str) -> type[Deployer]:
+    """The deployer registered as ``name`` (``backends.serve``); ConfigError naming the choices."""
+    return cast("type[Deployer]", plugins.load_backend("serve", name))

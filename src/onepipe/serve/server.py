@@ -1,29 +1,40 @@
-"""``onepipe serve``: MLServer + the gateway in the foreground, back in the last recorded state."""
+"""``onepipe serve``: MLServer + the gateway in the foreground, back in the last recorded state.
+
+What is served with the gateway comes in as ``extensions`` (the monitor: app/gateway.py
+mounts it); serving knows nothing of what they are.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from onepipe.errors import NotFoundError, UsageError
+import uvicorn
+
+from onepipe.errors import NotFoundError, OnepipeError, UsageError
+from onepipe.history import DeploymentState, open_history
+from onepipe.serve import address
+from onepipe.serve.control import control_key, identity
+from onepipe.serve.deployments import recover
+from onepipe.serve.gateway.app import Extension, Gateway
+from onepipe.serve.gateway.asgi import build_app
+from onepipe.serve.gateway.connections import protocol_class
+from onepipe.serve.gateway.worker import ModelHost
+from onepipe.serve.mlserver import MLServerWorker
 from onepipe.serve.ports import check_mlserver_port, claim_gateway_port
-from onepipe.serve.state import DeploymentState
+from onepipe.tracking.registry import CHALLENGER, CHAMPION, resolve_model
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
-    from onepipe.serve.gateway.app import Gateway
 
 BACKEND = "mlserver"
 
 
 def starting_state(settings: Settings) -> tuple[DeploymentState, str]:
     """The last recorded local state, else the registry's champion (+ challenger at 0%)."""
-    from onepipe.serve.history import open_history
-    from onepipe.tracking.registry import CHALLENGER, CHAMPION, resolve_model
-
     changes = open_history(settings).list(
         env=settings.env, backend=BACKEND, model=settings.model_name, limit=1
     )
@@ -53,14 +64,14 @@ def run_gateway(
     port: int | None = None,
     on_ready: Callable[[Gateway, DeploymentState, str], None] | None = None,
     install_signal_handlers: bool = True,
+    extensions: Sequence[Callable[[Settings], Extension]] = (),
 ) -> None:
     """Blocks until Ctrl-C / SIGTERM; MLServer is stopped on the way out.
 
     Taken ports are refused before anything starts (see serve/ports.py); a deployment
     change left half-done is completed or rolled back first (serve/transaction.py).
+    ``extensions`` are built once the ports are held, and closed after the gateway stops.
     """
-    from onepipe.serve.deployments import recover
-
     cfg = settings.serve
     host = host or cfg.gateway.host
     # A change a killed command left half-done is settled before the history is read, and
@@ -68,7 +79,7 @@ def run_gateway(
     recover(settings, target=BACKEND)
     with claim_gateway_port(host, cfg.gateway.port if port is None else port) as sock:
         check_mlserver_port(cfg.mlserver.port, gateway_port=sock.getsockname()[1])
-        _serve(settings, sock, host, on_ready, install_signal_handlers)
+        _serve(settings, sock, host, on_ready, install_signal_handlers, extensions)
 
 
 def _serve(
@@ -77,18 +88,8 @@ def _serve(
     host: str,
     on_ready: Callable[[Gateway, DeploymentState, str], None] | None,
     install_signal_handlers: bool,
+    extensions: Sequence[Callable[[Settings], Extension]],
 ) -> None:
-    import uvicorn
-
-    from onepipe.serve import address
-    from onepipe.serve.control import control_key, identity
-    from onepipe.serve.gateway.app import Gateway
-    from onepipe.serve.gateway.asgi import build_app
-    from onepipe.serve.gateway.connections import protocol_class
-    from onepipe.serve.gateway.worker import ModelHost
-    from onepipe.serve.history import open_history
-    from onepipe.serve.mlserver import MLServerWorker
-
     cfg = settings.serve
     port = sock.getsockname()[1]  # the one the OS gave, for --port 0
     state, origin = starting_state(settings)
@@ -100,6 +101,7 @@ def _serve(
         load_timeout=cfg.mlserver.load_timeout_s,
     )
     model_host = ModelHost(settings, worker)
+    extras = [build(settings) for build in extensions]
     gateway = Gateway(
         model_host,
         max_body_bytes=cfg.gateway.max_body_bytes,
@@ -108,12 +110,9 @@ def _serve(
         control_key=control_key(settings),  # created on first use, owner-only
         serves=identity(settings),
         timeout=cfg.gateway.upstream_timeout_s,
+        on_response=[extra.on_response for extra in extras if extra.on_response],
+        routes=[route for extra in extras for route in extra.routes],
     )
-    monitor = None
-    if settings.monitor.enabled:  # prediction log + /feedback + /metrics (onepipe.monitor)
-        from onepipe.monitor.service import attach
-
-        monitor = attach(gateway, settings)
     failure: list[BaseException] = []
     server: Any = None
 
@@ -145,8 +144,8 @@ def _serve(
             address.withdraw(settings)
             await model_host.close()
             await asyncio.to_thread(worker.stop)
-            if monitor is not None:  # drains the prediction log: nothing queued is lost
-                await asyncio.to_thread(monitor.close)
+            for extra in extras:  # the monitor drains its prediction log: nothing queued is lost
+                await asyncio.to_thread(extra.close)
 
     app = build_app(gateway, lifespan)
     try:
@@ -177,8 +176,6 @@ def _serve(
     finally:
         worker.stop()
     if failure:
-        from onepipe.errors import OnepipeError
-
         exc = failure[0]
         if isinstance(exc, OnepipeError):
             raise exc

@@ -1,9 +1,9 @@
 """A deployment change as a transaction: intent, registry aliases, routing, confirmation.
 
 Every ``deploy``, ``promote``, ``rollback`` (and ``canary analyze --auto``) runs as
-one :class:`Transaction` under the model's change lock (serve/changelock.py):
+one :class:`Transaction` under the model's change lock (``change_lock``):
 
-1. the intent is written (serve/intents.py): the state to serve and, for each
+1. the intent is written (onepipe/history/intents.py): the state to serve and, for each
    registry alias the change moves, its version before and after;
 2. the aliases move;
 3. the deployer applies the routing;
@@ -30,14 +30,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
+from onepipe.history import Change, DeploymentState, Intent, IntentLog, Moves, open_history
 from onepipe.serve.errors import DeployError
-from onepipe.serve.history import Change, open_history
-from onepipe.serve.intents import Intent, IntentLog, Moves
 from onepipe.serve.protocol import Deployer
-from onepipe.serve.state import DeploymentState
+from onepipe.sql import LockTimeout
+from onepipe.tracking.aliases import alias
+from onepipe.tracking.registry import resolve_model, role_versions, set_role
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -62,20 +63,28 @@ def session(
         yield tx
 
 
+@contextmanager
 def change_lock(
     settings: Settings, backend: str, notify: Callable[[str], None] = _stderr
-) -> AbstractContextManager[None]:
+) -> Iterator[None]:
     """One change at a time per (env, backend, model); released when the holder dies."""
     what = f"{settings.model_name} (env {settings.env}, {backend})"
     key = f"{settings.env}/{backend}/{settings.model_name}"
-    return open_history(settings).lock(
-        key, what, LOCK_WAIT_S, lambda: notify(f"waiting for a deployment change of {what}…")
+    lock = open_history(settings).lock(
+        key, LOCK_WAIT_S, lambda: notify(f"waiting for a deployment change of {what}…")
     )
+    with ExitStack() as held:
+        try:
+            held.enter_context(lock)
+        except LockTimeout:
+            raise DeployError(
+                f"another deployment change of {what} is still running after "
+                f"{LOCK_WAIT_S:.0f}s (expected it to finish first; try again when it has)"
+            ) from None
+        yield
 
 
 def model_refs(settings: Settings, state: DeploymentState) -> dict[str, ModelRef]:
-    from onepipe.tracking.registry import resolve_model
-
     return {v: resolve_model(settings, f"{state.model}/{v}") for v in state.versions}
 
 
@@ -107,8 +116,6 @@ class Transaction:
         aliases: dict[str, str | None] | None = None,
     ) -> tuple[Change, str]:
         """Make ``state`` live and set the alias roles in ``aliases``; returns (change, message)."""
-        from onepipe.tracking.registry import role_versions
-
         refs = model_refs(self.settings, state)
         now = role_versions(self.settings, state.model) if aliases else {}
         moves = {r: (now[r], v) for r, v in (aliases or {}).items() if now[r] != v}
@@ -182,9 +189,6 @@ class Transaction:
 
 def _move_roles(settings: Settings, model: str, moves: Moves, *, forward: bool) -> str:
     """Each alias role to its version after (``forward``) or before the change; what was done."""
-    from onepipe.tracking.aliases import alias
-    from onepipe.tracking.registry import role_versions, set_role
-
     if not moves:
         return ""
     now = role_versions(settings, model)

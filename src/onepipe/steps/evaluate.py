@@ -19,7 +19,7 @@ def predictions(
     The model sees the columns it was trained on (its ``feature_names_in_`` when it
     has them, else every column but the label).
     """
-    import numpy as np
+    import numpy as np  # lazy: numpy stays off `import onepipe.steps`
 
     label = label or context().label
     if label is None or label not in frame:
@@ -41,6 +41,8 @@ def evaluate(
 ) -> dict[str, float]:
     """The task's metrics of ``model`` on ``frame``: the project's declared ones
     (``model.metrics``) that onepipe knows, plus the task's standard ones."""
+    # lazy: onepipe.quality imports numpy (and scikit-learn where a metric needs it); it stays
+    # off `import onepipe.steps`
     from onepipe.quality.metrics import offline_metrics, standard_names
     from onepipe.quality.tasks import task_of_estimator, task_of_values
 
@@ -81,6 +83,7 @@ def score(
     ``y_score``: class probabilities (columns in ``classes`` order) for the metrics that
     need them (roc_auc, log_loss); without it those are left out.
     """
+    # lazy: as in evaluate()
     from onepipe.quality.metrics import DEFAULTS, offline_metrics
     from onepipe.quality.tasks import task_of_values
 

@@ -55,6 +55,8 @@ def save_model(
     estimator. ``code_paths``: project code the pickle needs (default: found from
     the types the model references). Returns the recorded facts.
     """
+    # lazy: MLflow, scikit-learn, pandas and numpy stay off `import onepipe.steps`, which every
+    # step's process does; only the training step saves a model
     import mlflow
     import mlflow.sklearn
     import numpy as np
@@ -135,6 +137,7 @@ def write_profile(
 ) -> Path:
     """The training features' drift profile, saved as ``reference_profile.json`` in the model
     directory (numeric columns binned, the others counted as categories)."""
+    # lazy: pandas and the monitor's profile code (MLflow, numpy) stay off `import onepipe.steps`
     import pandas as pd
 
     from onepipe.monitor.profile import build_profile, save_profile
@@ -150,13 +153,13 @@ def write_profile(
 
 def load_model(artifact: Any) -> Any:
     """The estimator saved by ``save_model`` (from a KFP ``Input[Model]`` or a path)."""
-    import mlflow.sklearn
+    import mlflow.sklearn  # lazy: MLflow stays off `import onepipe.steps`
 
     return mlflow.sklearn.load_model(str(_path(artifact)))
 
 
 def _version(package: str) -> str:
-    from importlib.metadata import version
+    from importlib.metadata import version  # lazy: ~20 ms, off `import onepipe.steps`
 
     return version(package)
 
@@ -164,7 +167,7 @@ def _version(package: str) -> str:
 def _untrusted_types(estimator: Any) -> list[str]:
     """The types skops refuses to load unless told to trust them: found by serializing once
     (a fraction of the save's own cost) rather than failing at the first load."""
-    import skops.io
+    import skops.io  # lazy: skops stays off `import onepipe.steps`
 
     return list(skops.io.get_untrusted_types(data=skops.io.dumps(estimator)))
 

@@ -25,6 +25,8 @@ def read_data(data_store: str, data_ref: str) -> tuple[pd.DataFrame, str]:
     ``data_store`` is the pipeline input the runner fills in; ``data_ref`` a ref like
     ``loans@master``. The ref is resolved once, so a branch moving meanwhile is not read.
     """
+    # lazy: the data store (and its backends) stays off `import onepipe.steps`; only ingest
+    # steps read a commit
     from onepipe.data import open_store_uri
     from onepipe.data import read_table as read_commit
 
@@ -45,7 +47,7 @@ def write_table(frame: pd.DataFrame, artifact: Any, **metadata: Any) -> None:
 
 def read_table(artifact: Any) -> pd.DataFrame:
     """The frame behind a KFP ``Input[Dataset]`` written by ``write_table``."""
-    import pandas as pd
+    import pandas as pd  # lazy: pandas stays off `import onepipe.steps`
 
     return pd.read_parquet(_path(artifact))
 
@@ -69,7 +71,7 @@ def check_frame(
     feature exists; no nulls unless ``allow_nulls``; a regression label is numeric;
     a classification label has at least two classes. Returns ``frame`` unchanged.
     """
-    import pandas as pd
+    import pandas as pd  # lazy: pandas stays off `import onepipe.steps`
 
     ctx = context()
     label = label or ctx.label
@@ -115,7 +117,7 @@ def split(
     task: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and test parts; stratified by the label for a classification task."""
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # lazy: off `import onepipe.steps`
 
     if not 0.0 < float(test_size) < 1.0:
         raise ValueError(f"test_size must be between 0 and 1 (exclusive), got {test_size}")

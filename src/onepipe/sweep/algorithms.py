@@ -50,6 +50,8 @@ NEEDS = {"CmaEsSampler": "cmaes", "GPSampler": "torch"}
 
 def distribution(param: SearchParam):
     """The Optuna distribution for one Katib param (discrete is a categorical of numbers, as in Katib)."""
+    # lazy: Optuna runs local sweeps only; Katib's experiment (katib/experiment.py) uses this
+    # module without it
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     if param.type == "double":
@@ -101,7 +103,7 @@ def check_local(settings: Settings) -> None:
 
 
 def make_sampler(settings: Settings, space: list[SearchParam]):
-    import optuna
+    import optuna  # lazy: as in distribution()
 
     cls, kwargs = sampler_kwargs(settings)
     if cls != "GridSampler":
@@ -119,7 +121,7 @@ def make_sampler(settings: Settings, space: list[SearchParam]):
 
 def make_pruner(settings: Settings):
     """Katib's medianstop as Optuna's MedianPruner; no early stopping -> NopPruner."""
-    import optuna
+    import optuna  # lazy: as in distribution()
 
     ms = medianstop_settings(settings)
     if ms is None:

@@ -16,13 +16,14 @@ from onepipe.errors import NotFoundError
 from onepipe.tracking import leases
 from onepipe.tracking.aliases import CHALLENGER, alias
 from onepipe.tracking.client import client_for, experiment_id
-from onepipe.tracking.registry import ModelRef, set_alias
+from onepipe.tracking.gitinfo import git_state
+from onepipe.tracking.modelfacts import TAGS
+from onepipe.tracking.registry import ModelRef, register, set_alias
 
 
 def start_parent_run(settings: Settings, sweep: str, backend: str, space: list) -> str:
+    # lazy: MLflow takes ~1 s to import; `sweep status` loads this module and never writes
     from mlflow.entities import Param
-
-    from onepipe.tracking.gitinfo import git_state
 
     client = client_for(settings)
     tags = {
@@ -73,6 +74,7 @@ def finish_parent_run(
     tags: dict[str, str],
     metrics: dict[str, float] | None = None,
 ) -> None:
+    # lazy: MLflow takes ~1 s to import; `sweep status` loads this module and never writes
     from mlflow.entities import Metric, RunTag
 
     client = client_for(settings)
@@ -103,9 +105,6 @@ def register_best(
     settings: Settings, *, sweep: str, trial_name: str, trial_run_id: str, parent_run_id: str | None
 ) -> ModelRef:
     """Register the best trial's model as ``challenger``, tagged with the sweep it won."""
-    from onepipe.tracking.modelfacts import TAGS
-    from onepipe.tracking.registry import register
-
     client = client_for(settings)
     run = client.get_run(trial_run_id)
     model_hash = run.data.tags.get("onepipe.model_hash")

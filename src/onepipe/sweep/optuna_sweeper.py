@@ -20,6 +20,8 @@ import sys
 import threading
 from pathlib import Path
 
+import optuna
+
 from onepipe.config import Settings
 from onepipe.errors import ConfigError, NotFoundError, RunFailed, UsageError
 from onepipe.lifecycle.tether import signal_group, tethered
@@ -74,14 +76,16 @@ class OptunaSweeper:
         # argv[0] "onepipe" of the trial command becomes this (same interpreter, no PATH lookup).
         self.launcher = launcher or [sys.executable, "-m", "onepipe"]
 
+    @classmethod
+    def from_settings(cls, settings: Settings, options: SweepOptions) -> OptunaSweeper:
+        return cls(settings, options)
+
     # ---- storage ------------------------------------------------------------
     @property
     def storage(self) -> str:
         return f"sqlite:///{self.db}"
 
     def _load(self):
-        import optuna
-
         if not self.db.exists():
             raise NotFoundError(
                 f"sweep {self.sweep!r} not found (no study at {self.db}; "
@@ -109,8 +113,6 @@ class OptunaSweeper:
     def run(
         self, *, resume: bool = False, use_cache: bool = True, listener: SweepListener | None = None
     ) -> SweepStatus:
-        import optuna
-
         listener = listener or NullSweepListener()
         space = check_space(self.settings, local=True)
         algorithms.check_local(self.settings)
@@ -225,7 +227,7 @@ class OptunaSweeper:
                 run.trial.set_user_attr(
                     "interrupted", True
                 )  # before tell: finished trials are frozen
-                study.tell(run.trial, state=_fail_state(), skip_if_finished=True)
+                study.tell(run.trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
 
     def _launch(
         self,
@@ -284,8 +286,6 @@ class OptunaSweeper:
                     _terminate(run.proc)
 
     def _on_exit(self, study, run: _Running, rc: int, objective: str) -> None:
-        import optuna
-
         run.log.close()
         finals = run.obs.finals()
         run.trial.set_user_attr("metrics", finals)
@@ -306,8 +306,6 @@ class OptunaSweeper:
 
     def _requeue_interrupted(self, study) -> None:
         """Trials cut off by Ctrl-C or a kill run again, with the same params, on resume."""
-        import optuna
-
         requeued = set(study.user_attrs.get("requeued", []))
         for t in study.get_trials(deepcopy=False):
             if t.state == optuna.trial.TrialState.RUNNING:  # the sweeper itself was killed
@@ -372,8 +370,6 @@ class OptunaSweeper:
         return final
 
     def _status(self, study) -> SweepStatus:
-        import optuna
-
         states = {
             optuna.trial.TrialState.COMPLETE: SUCCEEDED,
             optuna.trial.TrialState.PRUNED: EARLY_STOPPED,
@@ -435,9 +431,3 @@ def _terminate(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         signal_group(proc, signal.SIGKILL)  # the trial and whatever it started
         proc.wait()
-
-
-def _fail_state():
-    import optuna
-
-    return optuna.trial.TrialState.FAIL

@@ -1,14 +1,16 @@
 """The ``Sweeper`` protocol: run a search over the pipeline's params, report, give the best.
 
-A backend gets the resolved ``Settings`` and owns everything about where trials
-run; callers (the CLI, the benchmark) pick it with ``load_backend("sweep", name)``
-and never ask which one they hold.
+A backend gets the resolved ``Settings`` and this invocation's ``SweepOptions``
+(``from_settings``) and owns everything about where trials run; callers (the CLI,
+the benchmark) pick it with ``load_sweeper(name)`` and never ask which one they hold.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+from onepipe import plugins
 
 # Trial states, Katib's names: what `sweep status` shows for either backend.
 RUNNING, SUCCEEDED, FAILED, EARLY_STOPPED = "Running", "Succeeded", "Failed", "EarlyStopped"
@@ -84,6 +86,11 @@ class Sweeper(Protocol):
     name: str  # the backend
     sweep: str  # this sweep's name (study / Experiment)
 
+    @classmethod
+    def from_settings(cls, settings, options: SweepOptions) -> Sweeper:
+        """The sweeper for these settings and this invocation's ``options``; starts nothing."""
+        ...
+
     def check(self) -> None:
         """Refuse (ConfigError, one line) a space this backend cannot run; nothing is started."""
         ...
@@ -99,3 +106,8 @@ class Sweeper(Protocol):
         ...
 
     def best(self) -> TrialRecord | None: ...
+
+
+def load_sweeper(name: str) -> type[Sweeper]:
+    """The sweeper registered as ``name`` (``backends.sweep``); ConfigError naming the choices."""
+    return cast("type[Sweeper]", plugins.load_backend("sweep", name))

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import TextIO
 
 from onepipe.config import Settings
+from onepipe.pipeline.execute import resolve_data_refs, run_pipeline
 from onepipe.pipeline.protocol import StepResult
 from onepipe.sweep.follow import JsonLinesFollower, read_rows
 from onepipe.sweep.metrics import metric_line
+from onepipe.tracking.client import client_for, experiment_id
 from onepipe.tracking.modelfacts import facts_tags
 
 # The model step's output holding one JSON line of metrics per boosting stage.
@@ -43,8 +45,6 @@ class TrialSpec:
 
 def pinned_data(settings: Settings) -> dict[str, str]:
     """Data-ref params pinned to commits, once per sweep, so every trial reads the same data."""
-    from onepipe.pipeline.execute import resolve_data_refs
-
     return resolve_data_refs(settings, dict(settings.params))
 
 
@@ -174,8 +174,6 @@ def run_trial(
     out: TextIO,
 ):
     """Run the pipeline as one trial; returns the ``RunResult`` (``RunFailed`` propagates)."""
-    from onepipe.pipeline.execute import run_pipeline
-
     # kind stays "pipeline": a trial is a pipeline run; these two tags tie it to its sweep.
     tags = {"onepipe.sweep": sweep, "onepipe.trial": trial_name}
     printer = _MetricPrinter(settings, out)
@@ -204,8 +202,6 @@ def run_trial(
 
 def _attach_model(settings: Settings, result) -> None:
     """Log the trial's model with its run, so the best one can be registered from anywhere."""
-    from onepipe.tracking.client import client_for
-
     model = result.step(settings.model.step).outputs[settings.model.output]
     client = client_for(settings)
     client.log_artifacts(result.run_id, str(model.path), "model")
@@ -217,8 +213,6 @@ def _attach_model(settings: Settings, result) -> None:
 
 def _mark_killed(settings: Settings, sweep: str, trial_name: str) -> None:
     """A trial stopped mid-run (pruned, Ctrl-C) must not stay RUNNING in MLflow."""
-    from onepipe.tracking.client import client_for, experiment_id
-
     client = client_for(settings)
     runs = client.search_runs(
         [experiment_id(settings)],

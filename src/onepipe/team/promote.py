@@ -18,13 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import mlflow.artifacts
+from mlflow.entities import Metric, Param, RunTag
+
 from onepipe.config.secrets import mask
 from onepipe.errors import NotFoundError, UsageError
+from onepipe.history import DeploymentState, open_history
 from onepipe.tracking.aliases import CHAMPION, alias
+from onepipe.tracking.client import client_for, experiment_id
+from onepipe.tracking.registry import register, resolve_model, set_alias
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
-    from onepipe.serve.history import Change
+    from onepipe.history import Change
     from onepipe.tracking.registry import ModelRef
 
 HISTORY_BACKEND = "registry"  # history rows of registry moves, apart from routing changes
@@ -62,10 +68,6 @@ def promote_between(
     reason: str = "",
 ) -> EnvPromotion:
     """Make ``src``'s champion (or ``version``) the champion of ``dst``; record it in history."""
-    from onepipe.serve.history import open_history
-    from onepipe.serve.state import DeploymentState
-    from onepipe.tracking.registry import resolve_model, set_alias
-
     if src.env == dst.env:
         raise UsageError(f"--from {src.env} --to {dst.env}: expected two different environments")
     name = name or src.model_name
@@ -103,26 +105,17 @@ def promote_between(
 
 def registry_history(settings: Settings, limit: int | None = None) -> list[Change]:
     """Cross-environment promotions recorded for this environment, newest first."""
-    from onepipe.serve.history import open_history
-
     return open_history(settings).list(
         env=settings.env, backend=HISTORY_BACKEND, model=settings.model_name, limit=limit
     )
 
 
 def _client(settings: Settings):
-    from onepipe.tracking.client import client_for
-
     return client_for(settings)
 
 
 def _copy_version(src: Settings, dst: Settings, source: ModelRef) -> tuple[str, bool]:
     """The target registry's copy of ``source`` (created on first promotion); (version, created)."""
-    from mlflow.entities import Metric, Param, RunTag
-
-    from onepipe.tracking.client import experiment_id
-    from onepipe.tracking.registry import register
-
     sc, dc = _client(src), _client(dst)
     mv = sc.get_model_version(source.name, source.version)
     model_hash = (mv.tags or {}).get("onepipe.model_hash", "")
@@ -157,8 +150,6 @@ def _copy_version(src: Settings, dst: Settings, source: ModelRef) -> tuple[str, 
             tags=[RunTag("mlflow.runName", run_name)],
         )
     with tempfile.TemporaryDirectory() as tmp:
-        import mlflow.artifacts
-
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=mv.source, dst_path=str(Path(tmp) / "src"), tracking_uri=src.tracking_uri
         )

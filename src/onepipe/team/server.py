@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from onepipe.errors import ConfigError
 from onepipe.extras import require
 from onepipe.lifecycle.tether import tethered
@@ -106,7 +108,7 @@ class TeamServer:
         pg_user = os_user_for_root()
         group = None
         if pg_user is not None:
-            import pwd
+            import pwd  # lazy: Unix only, reached only when running as root
 
             check_reachable(pg_user, self.data_dir)
             group = pwd.getpwnam(pg_user).pw_gid  # may pass through the directories we create
@@ -191,8 +193,6 @@ class TeamServer:
         self.logins[ADMIN] = admin
 
     def _wait_healthy(self, timeout: float) -> None:
-        import httpx
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.mlflow is not None

@@ -1,46 +1,39 @@
-"""One MLflow client per settings; the experiment is created on first use."""
+"""One MLflow client per tracking URI; the experiment is created on first use.
+
+Opening a client does nothing else: bringing the store current (queued runs written,
+killed runs closed) is the command's first step (pipeline/outbox.py: ``catch_up``).
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from onepipe.config import Settings
+from onepipe.tracking.target import TrackingTarget
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-    from onepipe.tracking.target import TrackingTarget
-
 
 @lru_cache(maxsize=8)
 def _client(tracking_uri: str) -> MlflowClient:
-    import os
-
     # Artifact downloads would otherwise draw progress bars through our own output.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # lazy: a fully cached `onepipe run` loads this module and never opens a client
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
 def client_for(settings: Settings | TrackingTarget) -> MlflowClient:
-    """The client for a Settings or TrackingTarget; runs queued in its outbox are written
-    first, and (once per process) runs whose writer was killed are closed (leases.py)."""
+    """The client for a Settings' or TrackingTarget's store (a SQLite file's folder is made)."""
     if settings.tracking_uri.startswith("sqlite:"):
         path = settings.tracking_uri[len("sqlite:///") :]
-        from pathlib import Path
-
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    client = _client(settings.tracking_uri)
-    from onepipe.tracking import leases, outbox
-
-    outbox.drain(settings.outbox_dir, settings.tracking_uri)
-    try:
-        leases.reap(client, settings.outbox_dir, settings.tracking_uri)
-    except Exception:  # noqa: BLE001 - never fail a command over closing someone else's run
-        pass
-    return client
+    return _client(settings.tracking_uri)
 
 
 def experiment_id(settings: Settings | TrackingTarget) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from onepipe.config import Settings
@@ -86,9 +88,6 @@ def lineage(settings: Settings, spec: str) -> dict[str, Any]:
 
 
 def _read_artifact_text(client, run_id: str, path: str) -> str:
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory() as tmp:
         local = client.download_artifacts(run_id, path, tmp)
         return Path(local).read_text()

@@ -12,14 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 FACTS_KEY = "onepipe"  # the key under the MLmodel file's ``metadata``
 TAGS = {"task": "onepipe.task", "label": "onepipe.label"}
 
 
 def read_facts(model_dir: str | Path) -> dict[str, Any]:
     """``metadata.onepipe`` of an MLflow model directory; {} when absent or unreadable."""
-    import yaml
-
     try:
         text = (Path(model_dir) / "MLmodel").read_text(encoding="utf-8")
         data = yaml.safe_load(text) or {}

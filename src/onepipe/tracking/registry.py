@@ -1,8 +1,14 @@
-"""The model registry: register a run's model, move aliases, resolve ``name@alias`` / ``name/version``."""
+"""The model registry: register a run's model, move aliases, resolve ``name@alias`` / ``name/version``.
+
+MLflow is imported inside the functions that call it: a fully cached ``onepipe run``
+loads this module (pipeline/record.py) and must not pay MLflow's import.
+"""
 
 from __future__ import annotations
 
 import re
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +17,7 @@ from onepipe.errors import NotFoundError, UsageError, closest
 from onepipe.tracking.aliases import CHALLENGER, CHAMPION, resolve_alias
 from onepipe.tracking.aliases import alias as role_alias
 from onepipe.tracking.client import client_for
+from onepipe.tracking.model_code import forget_shadowing_modules
 from onepipe.tracking.modelfacts import facts_tags
 
 _SPEC = re.compile(r"^(?P<name>[^@/]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))?$")
@@ -47,7 +54,7 @@ def parse_model_spec(spec: str) -> tuple[str, str | None, str | None]:
 
 def resolve_model(settings: Settings, spec: str) -> ModelRef:
     """A role alias (``@champion``) means this environment's alias (see tracking/aliases.py)."""
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # lazy: see the module docstring
 
     client = client_for(settings)
     name, role, ver = parse_model_spec(spec)
@@ -90,7 +97,7 @@ def register(
     ``tags`` are written with the new version in the same call, so a reader never sees
     the version without them.
     """
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # lazy: see the module docstring
 
     client = client_for(settings)
     name = settings.model_name
@@ -160,7 +167,7 @@ def note_previous_champion(
 
 def role_versions(settings: Settings, name: str) -> dict[str, str | None]:
     """This environment's champion and challenger versions (None: alias not set)."""
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # lazy: see the module docstring
 
     try:
         aliases = client_for(settings).get_registered_model(name).aliases or {}
@@ -180,9 +187,7 @@ ALIAS_ATTEMPTS = 5
 
 def set_alias(client, name: str, alias: str, version: str | int) -> None:
     """``client.set_registered_model_alias``, tried again when it lost the insert race."""
-    import time
-
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # lazy: see the module docstring
 
     for attempt in range(1, ALIAS_ATTEMPTS + 1):
         try:
@@ -214,8 +219,7 @@ def load_pyfunc(settings, spec: str):
     ``mlflow.set_registry_uri`` exports them to every child process), so library code that
     set them would silently redirect the user's own MLflow clients: fetch explicitly instead.
     """
-    import tempfile
-
+    # lazy: MLflow, see the module docstring
     import mlflow.artifacts
     import mlflow.pyfunc
 
@@ -225,4 +229,5 @@ def load_pyfunc(settings, spec: str):
         dst_path=tempfile.mkdtemp(prefix="onepipe-model-"),
         tracking_uri=settings.tracking_uri,
     )
+    forget_shadowing_modules(Path(local))
     return ref, mlflow.pyfunc.load_model(local)

@@ -7,6 +7,7 @@ is what makes a step cost a few milliseconds instead of a process start.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from onepipe.pipeline.cache import StepCache, content_hash, step_key
 from onepipe.pipeline.codehash import step_code_hash
 from onepipe.pipeline.context import use as use_context
 from onepipe.pipeline.graph import TaskSpec, coerce_param
+from onepipe.pipeline.loader import import_project_module, remember
 from onepipe.pipeline.protocol import ArtifactRecord, RunListener, RunPlan, StepResult
 
 
@@ -47,8 +49,6 @@ class InProcessRunner:
             for name, record in result.outputs.items():
                 produced[(task.name, name)] = record
         if self._functions is not None:
-            from onepipe.pipeline.loader import remember
-
             remember(plan.project_root)
         return results
 
@@ -101,6 +101,7 @@ class InProcessRunner:
         staging,
         plan: RunPlan,
     ) -> dict[str, ArtifactRecord]:
+        # lazy: a fully cached run never imports KFP
         from kfp.dsl.types.artifact_types import _SCHEMA_TITLE_TO_TYPE, Artifact
 
         func = self._function(task, plan)
@@ -160,9 +161,7 @@ def _output_path(staging: Path, name: str) -> Path:
 
 def load_component_functions(module: str, root) -> dict[str, Callable[..., Any]]:
     """Python functions behind the KFP components the pipeline module uses, by function name."""
-    from kfp.dsl.python_component import PythonComponent
-
-    from onepipe.pipeline.loader import import_project_module
+    from kfp.dsl.python_component import PythonComponent  # lazy: as in InProcessRunner._call
 
     mod = import_project_module(module, Path(root))
     return {
@@ -201,8 +200,6 @@ def _param_value(task: TaskSpec, name: str, src: tuple[str, Any], plan: RunPlan)
 
 def _plain(metadata: dict[str, Any]) -> dict[str, Any]:
     """Metadata as JSON-safe values (numpy scalars become floats)."""
-    import json
-
     return json.loads(json.dumps(metadata, default=float))
 
 

@@ -15,6 +15,11 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from google.protobuf import json_format
+from kfp import local
+from kfp.local import pipeline_orchestrator
+from kfp.pipeline_spec import pipeline_spec_pb2
+
 from onepipe.pipeline.cache import content_hash
 from onepipe.pipeline.context import ENV_VAR as CONTEXT_ENV
 from onepipe.pipeline.context import StepContext
@@ -53,11 +58,6 @@ class KfpLocalRunner:
         return False  # no step cache: every run executes every step
 
     def run(self, plan: RunPlan, listener: RunListener) -> list[StepResult]:
-        from google.protobuf import json_format
-        from kfp import local
-        from kfp.local import pipeline_orchestrator
-        from kfp.pipeline_spec import pipeline_spec_pb2
-
         spec = json_format.ParseDict(
             plan.ir, pipeline_spec_pb2.PipelineSpec(), ignore_unknown_fields=True
         )

@@ -3,8 +3,9 @@
 Requests are validated against the model signature, routed by the current
 ``RoutingTable`` (weighted, optionally sticky, optionally shadowed) and forwarded
 to MLServer over a keep-alive pool. Every answer names the model, version and
-alias in its body and in ``x-model-*`` headers. ``on_response`` is the seam the
-monitor hooks into: each callable gets one dict per answered (or shadowed) request.
+alias in its body and in ``x-model-*`` headers. What else is served with it comes in as
+arguments (``Extension``: the monitor, mounted by app/gateway.py): ``on_response``
+callables get one dict per answered (or shadowed) request, ``routes`` join its own.
 ``asgi.build_app`` serves it.
 """
 
@@ -14,7 +15,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from onepipe.errors import OnepipeError
+from onepipe.history import DeploymentState
+from onepipe.serve.control import authorized, describe, same_project
 from onepipe.serve.gateway.routing import RoutingTable, Target
 from onepipe.serve.gateway.validation import (
+    V2_TYPES,
     RequestError,
     client_request_id,
     instances_to_v2,
@@ -55,6 +60,16 @@ def _respond(answer: Answer) -> Response:
 
 
 @dataclass(frozen=True)
+class Extension:
+    """A part served with the gateway, on its port: it sees every answer, adds routes,
+    and is closed once the gateway has stopped (after its last answer)."""
+
+    on_response: Callable[[dict[str, Any]], None] | None = None
+    routes: Sequence[Route] = ()
+    close: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
 class Incoming:
     """What the inference path reads of a request; built from raw ASGI or a Starlette Request."""
 
@@ -76,6 +91,8 @@ class Gateway:
         control_key: str,
         serves: dict[str, Any],
         timeout: float = 30.0,
+        on_response: Sequence[Callable[[dict[str, Any]], None]] = (),
+        routes: Sequence[Route] = (),
     ) -> None:
         self.host = host
         self.control_key = control_key  # the admin API answers only requests carrying it
@@ -84,8 +101,8 @@ class Gateway:
         self.max_instances = max_instances
         self.sticky_header = sticky_header.lower()
         self.timeout = timeout
-        self.on_response: list[Callable[[dict[str, Any]], None]] = []
-        self.extra_routes: list[Route] = []  # e.g. the monitor's /feedback and /metrics
+        self.on_response = list(on_response)
+        self.extra_routes = list(routes)  # e.g. the monitor's /feedback and /metrics
         self._shadow_tasks: set[asyncio.Task] = set()
         self.request_stop: Callable[[], None] = lambda: None  # set by the server that runs it
 
@@ -334,8 +351,6 @@ class Gateway:
                 raise RequestError(404, f"version {p['version']!r} is not deployed")
         except RequestError as err:
             return _error(err)
-        from onepipe.serve.gateway.validation import V2_TYPES
-
         return _json(
             {
                 "name": target.model.name,
@@ -358,8 +373,6 @@ class Gateway:
     # ---- admin (localhost only, the project's control key) ----------------------------
     def _admit(self, request: Request) -> Response | None:
         """None when the caller is local and holds the key; else the refusal (serve/control.py)."""
-        from onepipe.serve.control import authorized
-
         client = request.client.host if request.client else ""
         if client not in LOCAL_CLIENTS:
             return _json({"error": "admin API: only reachable from localhost"}, 403)
@@ -391,10 +404,6 @@ class Gateway:
     async def admin_apply(self, request: Request) -> Response:
         if (denied := self._admit(request)) is not None:
             return denied
-        from onepipe.errors import OnepipeError
-        from onepipe.serve.control import describe, same_project
-        from onepipe.serve.state import DeploymentState
-
         try:
             body = await self._body(self.incoming(request))
             state = DeploymentState.from_dict(body["state"])

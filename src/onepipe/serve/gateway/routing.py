@@ -6,8 +6,8 @@ import random
 import zlib
 from dataclasses import dataclass, field
 
+from onepipe.history import CHALLENGER, CHAMPION, DeploymentState
 from onepipe.serve.models import ServedModel
-from onepipe.serve.state import CHALLENGER, CHAMPION, DeploymentState
 
 
 @dataclass(frozen=True)

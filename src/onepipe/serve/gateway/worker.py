@@ -16,12 +16,14 @@ from urllib.parse import quote
 
 import orjson
 
+from onepipe.history import DeploymentState
 from onepipe.serve.errors import DeployError
 from onepipe.serve.gateway.routing import RoutingTable
+from onepipe.serve.gateway.upstream import UpstreamPool
 from onepipe.serve.gateway.validation import RequestError, instances_to_v2
 from onepipe.serve.mlserver import MLServerWorker
-from onepipe.serve.models import ServedModel
-from onepipe.serve.state import DeploymentState
+from onepipe.serve.models import ServedModel, served_model
+from onepipe.tracking.registry import resolve_model
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
@@ -52,8 +54,6 @@ class ModelHost:
         return list(self._loaded)
 
     async def open(self) -> None:
-        from onepipe.serve.gateway.upstream import UpstreamPool
-
         # httpx for the few admin calls (load/unload); a lean keep-alive pool for inference,
         # whose CPU per request is what the gateway adds to every answer.
         self._client = self.worker.endpoint.async_client(timeout=30.0)
@@ -83,9 +83,6 @@ class ModelHost:
         return status, data
 
     async def _served(self, state: DeploymentState, version: str) -> ServedModel:
-        from onepipe.serve.models import served_model
-        from onepipe.tracking.registry import resolve_model
-
         def resolve() -> ServedModel:
             return served_model(
                 self.settings, resolve_model(self.settings, f"{state.model}/{version}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from onepipe.errors import NotFoundError
+from onepipe.history import DeploymentState
+from onepipe.k8s.resources import NamedObject, ResourceKind
 from onepipe.serve.errors import DeployError
+from onepipe.serve.seldon import NAME
 from onepipe.serve.seldon.render import (
     GROUP,
     KIND,
@@ -16,64 +18,42 @@ from onepipe.serve.seldon.render import (
     render,
     state_of,
 )
-from onepipe.serve.state import DeploymentState
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
     from onepipe.tracking.registry import ModelRef
 
 
-class SeldonDeployer:
-    backend = "seldon"
+class SeldonDeployer(NamedObject):
+    """The environment's SeldonDeployment (``get()``: as the cluster has it, or None)."""
+
+    backend = NAME
 
     def __init__(self, settings: Settings, api_client: Any = None, poll_s: float = 1.0) -> None:
+        kind = ResourceKind(GROUP, VERSION, PLURAL, KIND)
+        super().__init__(kind, deployment_name(settings), settings.kubernetes, api_client)
         self.settings = settings
-        self._api_client = api_client
         self.poll_s = poll_s
-        self._resources: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SeldonDeployer:
         return cls(settings)
-
-    @property
-    def resources(self) -> Any:
-        if self._resources is None:
-            from onepipe.k8s.resources import CustomResources, ResourceKind, api_client
-
-            api = self._api_client or api_client(context=self.settings.kubernetes.context)
-            self._resources = CustomResources(
-                api, ResourceKind(GROUP, VERSION, PLURAL, KIND), self.settings.kubernetes.namespace
-            )
-        return self._resources
-
-    @property
-    def name(self) -> str:
-        return deployment_name(self.settings)
-
-    def get(self) -> dict[str, Any] | None:
-        try:
-            return self.resources.get(self.name)
-        except NotFoundError:
-            return None
 
     def live(self) -> DeploymentState | None:
         obj = self.get()
         return state_of(obj) if obj else None
 
     def apply(self, state: DeploymentState, models: dict[str, ModelRef]) -> str:
-        from onepipe.serve.seldon.kube import server_side_apply
-
         obj = render(self.settings, state, models)  # validated against the CRD schema
         previous = self.get()
         fm = self.settings.serve.seldon.field_manager
-        server_side_apply(self.resources, obj, fm)
+        self.resources.apply(obj, fm)
         where = f"SeldonDeployment {self.settings.kubernetes.namespace}/{self.name}"
         status = self._wait(self.settings.serve.seldon.ready_timeout_s)
         if status.get("state") == "Failed":
             why = status.get("description") or "no description"
             if previous is not None:
-                server_side_apply(self.resources, _restorable(previous), fm)
+                self.resources.apply(_restorable(previous), fm)
                 raise DeployError(
                     f"{where}: {state.describe()} failed ({why}); restored the previous "
                     f"spec ({_describe(previous)}), which keeps serving"

@@ -10,18 +10,17 @@ conda environment is built at pod start (what the stock MLFLOW_SERVER does).
 
 from __future__ import annotations
 
-import gzip
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from onepipe.errors import OnepipeError
-from onepipe.serve.state import DeploymentState
+from onepipe.history import DeploymentState
+from onepipe.k8s.manifests import managed_labels
+from onepipe.k8s.schema import SchemaError, validate_crd
+from onepipe.tracking.registry import ModelRef
 
 if TYPE_CHECKING:
     from onepipe.config import Settings
-    from onepipe.tracking.registry import ModelRef
 
 GROUP, VERSION, PLURAL, KIND = (
     "machinelearning.seldon.io",
@@ -35,7 +34,7 @@ MODEL_DIR = "/mnt/models"  # where Seldon's storage initializer puts modelUri
 HTTP_PORT, GRPC_PORT = 9000, 9500  # the ports Seldon's v2 protocol expects of a model server
 
 
-class SeldonSchemaError(OnepipeError):
+class SeldonSchemaError(SchemaError):
     """A generated SeldonDeployment does not match the CRD schema."""
 
 
@@ -127,11 +126,7 @@ def render(
         "metadata": {
             "name": deployment_name(settings),
             "namespace": settings.kubernetes.namespace,
-            "labels": {
-                "app.kubernetes.io/managed-by": "onepipe",
-                "onepipe.dev/project": settings.project,
-                "onepipe.dev/env": settings.env,
-            },
+            "labels": managed_labels(settings),
             "annotations": {STATE_ANNOTATION: json.dumps(state.to_dict(), sort_keys=True)},
         },
         "spec": {"name": deployment_name(settings), "protocol": "v2", "predictors": predictors},
@@ -145,44 +140,9 @@ def state_of(obj: dict[str, Any]) -> DeploymentState | None:
     return DeploymentState.from_dict(json.loads(raw)) if raw else None
 
 
-@lru_cache(maxsize=1)
-def _schema() -> dict[str, Any]:
-    return _strict(json.loads(gzip.decompress(SCHEMA.read_bytes())))
-
-
-def _strict(node: Any) -> Any:
-    """Unknown fields are errors here (the API server would prune them silently)."""
-    if isinstance(node, dict):
-        out = {
-            k: _strict(v)
-            for k, v in node.items()
-            if not k.startswith("x-kubernetes-") and k != "default"
-        }
-        if (
-            out.get("type") == "object"
-            and out.get("properties")
-            and "additionalProperties" not in out
-        ):
-            out["additionalProperties"] = False
-        return out
-    if isinstance(node, list):
-        return [_strict(v) for v in node]
-    return node
-
-
 def validate(obj: dict[str, Any]) -> None:
     """Raise ``SeldonSchemaError`` naming the first wrong field, checked against the v1 CRD schema."""
-    import jsonschema
-
-    validator = jsonschema.Draft7Validator(_schema())
-    errors = sorted(validator.iter_errors(obj), key=lambda e: [str(p) for p in e.absolute_path])
-    if errors:
-        first = errors[0]
-        where = ".".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise SeldonSchemaError(
-            f"SeldonDeployment {obj.get('metadata', {}).get('name', '?')}: {where}: "
-            f"{first.message} (checked against the v1.17.1 CRD schema)"
-        )
+    validate_crd(obj, SCHEMA, "the v1.17.1 CRD schema", SeldonSchemaError)
 
 
 def example_manifest(settings: Settings) -> dict[str, Any]:
@@ -190,8 +150,6 @@ def example_manifest(settings: Settings) -> dict[str, Any]:
 
     ``deploy --target cluster`` fills in the registry's versions and artifact locations.
     """
-    from onepipe.tracking.registry import ModelRef
-
     name = settings.model_name
     loc = settings.tracking.artifact_location
     base = loc.rstrip("/") if "://" in loc else "<registry-artifact-location>"  # no machine paths

@@ -8,11 +8,12 @@ project file travels in a ConfigMap mounted where the command expects it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from onepipe.config import Settings
 from onepipe.k8s.resources import ResourceKind
-from onepipe.k8s.schema import SCHEMAS, validate_swagger
+from onepipe.k8s.schema import validate_swagger
 from onepipe.sweep.algorithms import sampler_kwargs
 from onepipe.sweep.metrics import KATIB_METRICS_FORMAT
 from onepipe.sweep.naming import sweep_name
@@ -20,7 +21,7 @@ from onepipe.sweep.space import SearchParam, check_space, medianstop_settings
 from onepipe.sweep.trial import TrialSpec, pinned_data, trial_spec
 
 EXPERIMENT = ResourceKind("kubeflow.org", "v1beta1", "experiments", "Experiment")
-SWAGGER = SCHEMAS / "katib" / "swagger-v1beta1.json"
+SWAGGER = Path(__file__).resolve().parent / "schemas" / "swagger-v1beta1.json"  # see SOURCES.md
 CONTAINER = "training-container"  # Katib's default primaryContainerName
 PROJECT_DIR = "/opt/onepipe"  # WORKDIR of the training image, where components/ and pipelines/ live
 # GJSON conditions Katib evaluates on a batch Job (its documented defaults, stated explicitly).

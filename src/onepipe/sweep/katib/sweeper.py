@@ -12,6 +12,7 @@ from typing import Any
 
 from onepipe.config import Settings
 from onepipe.errors import NotFoundError, RunFailed, UsageError
+from onepipe.k8s.apply import server_side_apply
 from onepipe.k8s.resources import CustomResources, api_client, condition
 from onepipe.sweep import lineage
 from onepipe.sweep.katib.experiment import EXPERIMENT, build_experiment, config_map
@@ -43,6 +44,10 @@ class KatibSweeper:
         self.options = options
         self.sweep = sweep_name(settings, options.name)
         self._api = api  # an ApiClient; built from kubeconfig on first use when not given
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options: SweepOptions) -> KatibSweeper:
+        return cls(settings, options)
 
     @property
     def api(self):
@@ -89,7 +94,7 @@ class KatibSweeper:
                 pin_data=True,
                 use_cache=use_cache,
             )
-            _apply_config_map(self.api, config_map(self.settings, self.sweep))
+            server_side_apply(self.api, config_map(self.settings, self.sweep), "configmaps")
             experiments.apply(experiment)
 
         def changed(obj: dict[str, Any]) -> None:
@@ -206,25 +211,3 @@ def _scalar(text: Any) -> Any:
         except ValueError:
             continue
     return text
-
-
-def _apply_config_map(api, obj: dict[str, Any]) -> None:
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    from onepipe.k8s.resources import ClusterError
-
-    core = client.CoreV1Api(api)
-    ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-    try:
-        try:
-            core.read_namespaced_config_map(name, ns)
-            core.patch_namespaced_config_map(name, ns, obj)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            core.create_namespaced_config_map(ns, obj)
-    except ApiException as exc:
-        raise ClusterError(
-            f"ConfigMap {name}: API server answered {exc.status} {exc.reason}"
-        ) from None
