@@ -78,7 +78,26 @@ def seldon(request, project: Path) -> list[str]:
     return []
 
 
+@cache
+def _kserve_operator():
+    """KServe's controller played on the emulator (tests/kserve_operator.py, which
+    tests/serve/test_kserve.py uses too): one per session, as the emulator is."""
+    from kserve_operator import KServeOperator
+
+    return KServeOperator(load_error)
+
+
+def kserve(request, project: Path) -> list[str]:
+    from onepipe.serve.kserve.names import GROUP, PLURAL
+
+    kube = request.getfixturevalue("kube")
+    kube.operate(GROUP, PLURAL, _kserve_operator())
+    _use_kubeconfig(request, kube, project)
+    return []
+
+
 STANDINS = {
     "mlserver": StandIn(mlserver, slow=True),
     "seldon": StandIn(seldon, slow=True),
+    "kserve": StandIn(kserve, slow=True),
 }
