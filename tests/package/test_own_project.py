@@ -51,6 +51,10 @@ def _init(venv, where: Path, name: str, task: str) -> Path:
     # A free gateway port: tests (and other programs) may hold 8000.
     cfg = yaml.safe_load((root / "onepipe.yaml").read_text())
     cfg.setdefault("serve", {})["gateway"] = {"port": _free_port()}
+    # The canary verdicts below are about quality (the task's loss); on a shared 2-core
+    # machine a p99 latency ratio is noise and would otherwise decide first.
+    canary = cfg.setdefault("monitor", {}).setdefault("canary", {})
+    canary["max_p99_ratio"] = 1000.0
     (root / "onepipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return root
 
