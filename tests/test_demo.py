@@ -65,5 +65,7 @@ def test_demo_full_loop(tmp_path):
     assert "credit-risk v1 90% / v2 10%" in log
     assert re.search(r"(promoted credit-risk v2|rollback)", log)
     assert "stopping the gateway and MLServer" in log
+    last = done.stderr.rstrip().splitlines()[-1]  # the demo's console is stderr
+    assert re.fullmatch(r"demo done in \d+\.\d s \(wall time\)", last), last
     html = (root / ".onepipe" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 4 and "data-commit loans@" in html

@@ -33,6 +33,7 @@ METRICS = {
     "onepipe_feature_drift_psi",
     "onepipe_live_metric",
     "onepipe_canary_verdict",
+    "onepipe_canary_waiting_seconds",
 }
 
 
@@ -219,8 +220,16 @@ def test_alert_rules_and_dashboard_use_the_monitoring_metrics(rendered):
     assert len(ids) == len(set(ids)) and dashboard["uid"] == "onepipe-monitoring"
 
 
+def _component(docs: list[dict], kind: str, component: str) -> list[dict]:
+    return [
+        d
+        for d in by_kind(docs, kind)
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == component
+    ]
+
+
 def test_role_is_limited_to_what_onepipe_creates(rendered):
-    (role,) = by_kind(rendered["prod"], "Role")
+    (role,) = _component(rendered["prod"], "Role", "deployer")
     granted = {
         (group, res): set(rule["verbs"])
         for rule in role["rules"]
@@ -240,14 +249,98 @@ def test_role_is_limited_to_what_onepipe_creates(rendered):
     assert granted[("", "pods")] == granted[("", "pods/log")] == {"get", "list", "watch"}
     assert all("*" not in verbs and "escalate" not in verbs for verbs in granted.values())
     assert not by_kind(rendered["prod"], "ClusterRole")
-    (binding,) = by_kind(rendered["prod"], "RoleBinding")
+    (binding,) = _component(rendered["prod"], "RoleBinding", "deployer")
     assert binding["subjects"][0]["namespace"] == "onepipe-prod"
-    # The chart's own pods run without an API token.
+    # The chart's own pods run without an API token, but the canary loop's (its own Role).
     for d in rendered["prod"]:
         pod = pod_template(d)
-        if pod is not None:
+        if pod is not None and d["metadata"]["labels"]["app.kubernetes.io/component"] != (
+            "canary-loop"
+        ):
             assert pod["automountServiceAccountToken"] is False
             assert pod["serviceAccountName"] != binding["subjects"][0]["name"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_canary_loop_may_patch_only_the_serving_object(rendered, env):
+    """Where the environment serves through a cluster object, a CronJob runs the canary
+    analysis with --auto as its own ServiceAccount, whose Role gets and patches that one
+    object by name: the object the environment's deployer reads and applies."""
+    from onepipe.serve.deployments import deployer_for
+
+    docs = rendered[env]
+    jobs = _component(docs, "CronJob", "canary-loop")
+    deployer = deployer_for(_settings(env))
+    serving = getattr(deployer, "kind", None)
+    if serving is None:  # a local serve backend: nothing on the cluster to patch, no loop
+        assert not jobs and not _component(docs, "Role", "canary-loop")
+        return
+    (job,) = jobs
+    (role,) = _component(docs, "Role", "canary-loop")
+    (binding,) = _component(docs, "RoleBinding", "canary-loop")
+    (account,) = _component(docs, "ServiceAccount", "canary-loop")
+    assert role["rules"] == [
+        {
+            "apiGroups": [serving.group],
+            "resources": [serving.plural],
+            "resourceNames": [deployer.name],
+            "verbs": ["get", "patch"],
+        }
+    ]
+    name = account["metadata"]["name"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": name, "namespace": _namespace(env)}
+    ]
+    assert name not in {
+        s["name"] for b in _component(docs, "RoleBinding", "deployer") for s in b["subjects"]
+    }
+    spec = job["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == name and pod["automountServiceAccountToken"] is True
+    (container,) = pod["containers"]
+    max_wait = _settings(env).monitor.canary.max_wait
+    assert container["command"] == [
+        "onepipe", "canary", "analyze", "--auto", "--json", "--since", max_wait
+    ]  # fmt: skip
+    env_vars = {e["name"]: e.get("value") for e in container["env"]}
+    assert env_vars["ONEPIPE_ENV"] == env and env_vars["ONEPIPE_USER"] == name
+
+
+def test_every_cluster_serve_backend_names_the_object_its_deployer_patches():
+    """The registry's ``routed`` hook (the loop's Role) and the deployer agree, per backend."""
+    from onepipe import plugins
+    from onepipe.config import load_settings
+    from onepipe.k8s.manifests import canary_rules
+    from onepipe.serve.deployments import deployer_for
+
+    checked = []
+    for line in plugins.lines("serve"):
+        settings = load_settings(
+            REPO / "onepipe.yaml", env="prod", overrides=[f"backends.serve={line.name}"]
+        )
+        deployer = deployer_for(settings)
+        kind = getattr(deployer, "kind", None)
+        rules = canary_rules(settings)
+        if kind is None:
+            assert rules == [], line.name
+            continue
+        assert [(r["apiGroups"], r["resources"], r["resourceNames"]) for r in rules] == [
+            ([kind.group], [kind.plural], [deployer.name])
+        ], line.name
+        checked.append(line.name)
+    assert len(checked) >= 2  # Seldon and KServe at least
+
+
+def test_an_alert_fires_when_a_canary_waits_too_long(rendered):
+    from onepipe.monitor.windows import parse_duration
+
+    (rule,) = by_kind(rendered["prod"], "PrometheusRule")
+    (alert,) = [r for g in rule["spec"]["groups"] for r in g["rules"] if "Waiting" in r["alert"]]
+    limit = parse_duration(_settings("prod").monitor.canary.max_wait)
+    assert alert["expr"].startswith("max(onepipe_canary_waiting_seconds{")
+    assert alert["expr"].endswith(f"> {int(limit)}")
 
 
 def test_network_policies_cover_every_pod(rendered):
@@ -281,6 +374,25 @@ def test_network_policies_cover_every_pod(rendered):
         ({"podSecurity": {"runAsUser": 0}}, "/podSecurity/runAsUser"),
         ({"monitor": {"servicemonitor": {"enabled": True}}}, "'servicemonitor' not allowed"),
         ({"drift": {"schedule": "hourly"}}, "/drift/schedule"),
+        (
+            {"canary": {"rules": [{"apiGroups": ["x"], "resources": ["y"], "verbs": ["get"]}]}},
+            "resourceNames",
+        ),
+        (
+            {
+                "canary": {
+                    "rules": [
+                        {
+                            "apiGroups": ["x"],
+                            "resources": ["y"],
+                            "resourceNames": ["z"],
+                            "verbs": ["delete"],
+                        }
+                    ]
+                }
+            },
+            "/canary/rules/0/verbs/0",
+        ),
         ({"mlflow": {"resources": {"limits": {"cpu": "lots"}}}}, "/mlflow/resources/limits/cpu"),
     ],
 )

@@ -46,6 +46,7 @@ def test_pachyderm_pipeline_spec(env):
         f"onepipe run --config onepipe.yaml --env {env} -p data_ref=loans@${{loans_COMMIT}}"
         in cmd[2]
     )
+    assert cmd[2].endswith('--trigger "pachyderm-commit loans@${loans_COMMIT}"')
     patch = json.loads(request["podPatch"])
     assert {op["path"] for op in patch} == {"/volumes/-", "/containers/0/volumeMounts/-"}
 
@@ -64,3 +65,44 @@ def test_a_wrong_pachyderm_field_is_refused():
     del bad["input"]
     with pytest.raises(SchemaError, match="input: required"):
         validate_request(bad)
+
+
+@pytest.mark.slow
+def test_the_worker_command_runs_and_tags_the_run_with_its_pachyderm_commit(tmp_path):
+    """The rendered command itself, run by a shell as Pachyderm's worker runs it (with the
+    commit in ``$loans_COMMIT``): the MLflow run says Pachyderm started it, on which commit."""
+    import os
+    import subprocess
+    import sys
+
+    from onepipe_testkit import FAST, copy_project
+
+    from onepipe.config import load_settings
+    from onepipe.data import open_store
+    from onepipe.tracking.client import client_for, experiment_id
+
+    root = copy_project(tmp_path / "proj")
+    settings = load_settings(root / "onepipe.yaml", env="dev")
+    commit = open_store(settings).put("loans", [root / "data/loans/batch_1.csv"])
+    command = pipeline_request(settings)["transform"]["cmd"]
+    fast = " ".join(f"-p {p}" for p in FAST)
+    env = {
+        **os.environ,
+        "loans_COMMIT": commit.id,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    proc = subprocess.run(
+        [*command[:2], f"{command[2]} {fast}"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    client = client_for(settings)
+    (run,) = client.search_runs(
+        [experiment_id(settings)], "tags.`onepipe.kind` = 'pipeline'", max_results=5
+    )
+    assert run.data.tags["onepipe.trigger"] == f"pachyderm-commit loans@{commit.id}"
+    assert run.data.tags["onepipe.data.data_ref"] == f"loans@{commit.id}"

@@ -151,7 +151,7 @@ def test_canary_analyze_auto_rollback_withdraws_only_the_live_challenger(
     _labelled(store, {"1": 860, "2": 700}, "r")  # the challenger is clearly worse
     store.close()
 
-    from onepipe.cli.monitor_cmd import apply_verdict
+    from onepipe.app.canary import apply_verdict, evidence_of
     from onepipe.errors import UsageError
     from onepipe.monitor.report import analyze_canary
     from onepipe.monitor.windows import since_from
@@ -167,6 +167,7 @@ def test_canary_analyze_auto_rollback_withdraws_only_the_live_challenger(
     latest = deployments.history(settings, limit=1)[0]
     assert latest.action == "rollback" and latest.reason.startswith("canary analyze --auto")
     assert (latest.state.champion, latest.state.challenger, latest.state.canary) == ("1", None, 0)
+    assert evidence_of(latest)["loss_test"]["decision"] == "rollback"  # the numbers it acted on
 
     # A verdict computed before that change: v2 gets no traffic now, so nothing is undone.
     with pytest.raises(UsageError, match="does not route to challenger v2"):

@@ -15,6 +15,7 @@ and the truth column (``model.label``, or the label the model recorded).
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -26,7 +27,6 @@ from rich.rule import Rule
 from onepipe.app.background import BackgroundGateway
 from onepipe.cli.common import ConfigOpt, resolve
 from onepipe.cli.model_cmd import lineage
-from onepipe.cli.monitor_cmd import apply_verdict
 from onepipe.cli.progress import StepProgress, print_summary
 from onepipe.data import open_store
 from onepipe.errors import NotFoundError, OnepipeError, UsageError
@@ -134,7 +134,15 @@ def _commit(settings: Settings, data: DemoData, batch: Path, message: str) -> st
 
 
 def play(settings: Settings, *, loop: bool = True, requests: int = 600, rows: int = 20) -> int:
-    """The demo on ``settings``' project; returns the exit code."""
+    """The demo on ``settings``' project, its wall time said last; returns the exit code."""
+    started = time.perf_counter()
+    code = _play(settings, loop=loop, requests=requests, rows=rows)
+    outcome = "done" if code == 0 else f"stopped (exit {code})"
+    console.print(f"demo {outcome} in {time.perf_counter() - started:.1f} s (wall time)")
+    return code
+
+
+def _play(settings: Settings, *, loop: bool, requests: int, rows: int) -> int:
     # lazy: the pipeline runner stays off `onepipe --help`
     from onepipe.pipeline.execute import run_pipeline
 
@@ -270,6 +278,7 @@ def run_loop(settings: Settings, data: DemoData, *, requests: int = 600, rows: i
     """Serve the champion, live traffic with feedback, drift, retrain, canary, verdict, report."""
     # lazy: the monitor (numpy, pandas, MLflow) and the deployment history (SQLite) stay
     # off `onepipe --help`
+    from onepipe.app.canary import apply_verdict
     from onepipe.monitor.html_report import write_report
     from onepipe.monitor.report import analyze_canary
     from onepipe.monitor.store import open_store as open_predictions

@@ -43,15 +43,24 @@ def promote(
         typer.Option("--to", help="... to be this env's champion (docs/teams.md)."),
     ] = None,
     reason: Annotated[str, typer.Option("--reason", help="Recorded in the history.")] = "",
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="With --from/--to: past failed promotion gates (recorded)."),
+    ] = False,
 ) -> None:
     """Move the `champion` alias to a version (default: the current `challenger`).
 
-    With --from/--to: make one environment's champion the other's (lineage kept, recorded).
+    With --from/--to: make one environment's champion the other's (lineage kept, recorded),
+    once the target's promotion gates pass (docs/teams.md).
     """
     if from_env or to_env:
         if not (from_env and to_env) or env:
             raise UsageError("promote: --from and --to go together, without --env")
-        return promote_between_envs(model, version, from_env, to_env, reason, config, json_)
+        return promote_between_envs(
+            model, version, from_env, to_env, reason, config, json_, force=force
+        )
+    if force:
+        raise UsageError("promote: --force goes with --from/--to (the gates guard those)")
     # lazy: the deployment history (SQLite) stays off `onepipe --help`
     # (serving follows, if deployed)
     from onepipe.serve.deployments import promote as do_promote

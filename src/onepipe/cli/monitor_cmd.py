@@ -83,7 +83,9 @@ def _print_status(report: dict[str, Any]) -> None:
                     f"{d['test']} p={d['pvalue']:.2g}  rows {d['rows']}"
                 )
     c = report["canary"]
-    out.print(f"canary: {c['verdict']} — {c['reason']}")
+    age = report.get("canary_age_s")
+    since = f" (canary routed for {age / 3600:.1f} h)" if age is not None else ""
+    out.print(f"canary: {c['verdict']} — {c['reason']}{since}")
     for alert in report["alerts"]:
         out.print(f"[red]ALERT[/] {alert}")
 
@@ -209,21 +211,25 @@ def analyze(
     env: EnvOpt = None,
 ) -> None:
     """Challenger vs champion on the same window: promote, rollback or wait, with the numbers."""
-    # lazy: the monitor (numpy, pandas, MLflow) stays off `onepipe --help`
-    from onepipe.monitor.report import analyze_canary
+    # lazy: the monitor (numpy, pandas, MLflow) and the deployers stay off `onepipe --help`
+    from onepipe.app.canary import cycle
     from onepipe.monitor.windows import since_from
 
     settings = resolve(config, env)
     store = _open(settings)
     try:
-        verdict = analyze_canary(settings, store, since=since_from(since, settings.monitor.window))
+        result = cycle(
+            settings,
+            store,
+            since_from(since, settings.monitor.window),
+            act=auto,
+            source="canary analyze --auto",
+        )
     finally:
         store.close()
-    applied = None
-    if auto and verdict.verdict in ("promote", "rollback"):
-        applied = apply_verdict(settings, verdict)
+    verdict, applied = result.verdict, result.applied
     if json_:
-        print_json({**verdict.to_dict(), "applied": applied})
+        print_json(result.to_dict())
         return
     out.print(f"{verdict.verdict}: {verdict.reason}")
     ev = verdict.evidence
@@ -242,19 +248,3 @@ def analyze(
         err.print(applied)
     elif auto:
         err.print("--auto: nothing to apply (wait)")
-
-
-def apply_verdict(settings, verdict) -> str:
-    """Promote or roll back through the deployer; the reason goes into the deployment history."""
-    # lazy: the deployment history (SQLite) stays off `onepipe --help`
-    from onepipe.serve import deployments
-
-    reason = f"canary analyze --auto: {verdict.verdict} ({verdict.reason})"[:500]
-    if verdict.verdict == "promote":
-        ref, previous, routed = deployments.promote(
-            settings, version=verdict.challenger, reason=reason
-        )
-        where = f"; deployment #{routed[0].id}: {routed[1]}" if routed else ""
-        return f"promoted {ref.name} v{ref.version} to champion (was {previous}){where}"
-    change, message = deployments.withdraw_challenger(settings, verdict.challenger, reason=reason)
-    return f"#{change.id} rollback: {change.state.describe()} ({message})"

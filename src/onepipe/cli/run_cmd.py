@@ -23,7 +23,7 @@ from onepipe.cli.common import (
 )
 from onepipe.cli.progress import StepProgress, print_summary
 from onepipe.config.secrets import mask
-from onepipe.errors import RunFailed
+from onepipe.errors import RunFailed, UsageError
 from onepipe.pipeline.compile import write_ir
 
 
@@ -49,6 +49,14 @@ def run(
         ),
     ] = None,
     json_: JsonOpt = False,
+    trigger: Annotated[
+        str | None,
+        typer.Option(
+            "--trigger",
+            help="What started this run, tagged onepipe.trigger (set by the Pachyderm pipeline: "
+            "'pachyderm-commit loans@<commit id>').",
+        ),
+    ] = None,
 ) -> None:
     """Run the pipeline: every step cached, tracked in MLflow, the model registered as challenger."""
     # lazy: the pipeline runner stays off `onepipe --help`
@@ -65,7 +73,11 @@ def run(
     )
     try:
         result = run_pipeline(
-            settings, use_cache=not no_cache, listener=StepProgress(err), defer_tracking=True
+            settings,
+            use_cache=not no_cache,
+            listener=StepProgress(err),
+            defer_tracking=True,
+            extra_tags={"onepipe.trigger": _one_line_trigger(trigger)} if trigger else None,
         )
     except RunFailed as exc:
         if json_ and exc.result is not None:
@@ -75,6 +87,17 @@ def run(
         print_json(result.to_dict())
     else:
         print_summary(err, result, settings)
+
+
+def _one_line_trigger(text: str) -> str:
+    """``--trigger``: one line of text, as a tag value holds it."""
+    line = " ".join(text.split())
+    if not line or len(line) > 500:
+        raise UsageError(
+            f"--trigger {text[:60]!r}: expected one line of 1 to 500 characters "
+            "(e.g. 'pachyderm-commit loans@<commit id>')"
+        )
+    return line
 
 
 def compile_(

@@ -149,6 +149,7 @@ def history(
 ) -> None:
     """Every deployment change: when, who, which versions, which weights, why."""
     # lazy: the deployment history (SQLite) stays off `onepipe --help`
+    from onepipe.app.canary import summary
     from onepipe.serve.deployments import history as get_history
     from onepipe.serve.deployments import unfinished
 
@@ -183,7 +184,7 @@ def history(
             s.champion,
             s.challenger or "-",
             weights,
-            c.reason or "-",
+            summary(c.reason) or "-",  # a canary action's evidence: --json
         )
     out.print(table)
 

@@ -200,6 +200,8 @@ def best_cmd(
     out.print("params: " + " ".join(f"{k}={v}" for k, v in best.params.items()))
     if best.metrics:
         out.print("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(best.metrics.items())))
+    if best.run_id:
+        out.print(f"run: {best.run_id}")
 
 
 def _print_status(status, settings) -> None:

@@ -82,16 +82,32 @@ def promote_between_envs(
     reason: str,
     config: Path | None,
     json_: bool,
+    force: bool = False,
 ) -> None:
-    """``onepipe promote --from A --to B``: called by ``model_cmd.promote``."""
-    # lazy: MLflow and the deployment history (SQLite) stay off `onepipe --help`
+    """``onepipe promote --from A --to B``: called by ``model_cmd.promote``.
+
+    The target's promotion gates decide first (docs/teams.md): a refusal prints its
+    summary, then one line per failed gate with its figures, and exits 1.
+    """
+    # lazy: MLflow, the models the gates score and the deployment history stay off `onepipe --help`
+    from onepipe.team.gates import PromotionRefused
     from onepipe.team.promote import promote_between
 
     src = resolve(config, from_env)
     dst = resolve(config, to_env)
-    done = promote_between(src, dst, name=model, version=version, reason=reason)
+    try:
+        done = promote_between(src, dst, name=model, version=version, reason=reason, force=force)
+    except PromotionRefused as refused:
+        if json_:
+            print_json(
+                {"promoted": False, "refused": refused.headline, "gates": refused.report.to_dicts()}
+            )
+        err.print(refused.headline, soft_wrap=True, markup=False, highlight=False)
+        for result in refused.report.failed:
+            err.print(f"  {result.line()}", soft_wrap=True, markup=False, highlight=False)
+        raise typer.Exit(1) from None
     if json_:
-        print_json(done.to_dict())
+        print_json({"promoted": True, **done.to_dict()})
         return
     was = (
         f" (was {done.previous})" if done.previous and done.previous != done.target.version else ""
@@ -101,4 +117,9 @@ def promote_between_envs(
         f"{done.target.name}: {from_env} v{done.source.version} -> {to_env} champion "
         f"v{done.target.version}{was} ({how})"
     )
+    for result in done.gates.results:
+        err.print(f"  {result.line()}", soft_wrap=True, markup=False, highlight=False)
+    if done.gates.forced and done.gates.failed:
+        names = ", ".join(r.gate for r in done.gates.failed)
+        err.print(f"--force: promoted past failed gate(s) {names}; recorded as forced")
     err.print(f"recorded in {to_env} history as #{done.change.id}")

@@ -7,6 +7,7 @@ the ``-p`` override that caused it.
 from __future__ import annotations
 
 from onepipe.config.assemble import check_chosen
+from onepipe.config.promotion import check_promotion
 from onepipe.config.schema import ProjectConfig
 from onepipe.config.space import check_parameters
 
@@ -16,3 +17,4 @@ def check_across(cfg: ProjectConfig) -> None:
     name where it names a Kubernetes object, say)."""
     check_parameters(cfg.sweep, cfg.pipeline.params)
     check_chosen(cfg)
+    check_promotion(cfg.promotion, cfg.model.task)

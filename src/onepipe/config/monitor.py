@@ -38,6 +38,9 @@ class CanaryThresholds(Section):
     min_requests: int = Field(50, ge=1)  # requests per arm before the guards decide
     max_error_rate_increase: float = Field(0.02, ge=0, le=1)  # challenger - champion error rate
     max_p99_ratio: float = Field(1.5, gt=0)  # challenger p99 latency / champion p99
+    # A canary routed this long without a decision (promote or rollback): the cluster's
+    # alert fires (the Helm chart's OnepipeCanaryWaiting rule on onepipe_canary_waiting_seconds).
+    max_wait: str = Field("1d", pattern=r"^[0-9]+(s|m|h|d)$")
 
 
 class LiveQualityAlert(Section):

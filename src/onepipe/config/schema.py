@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 from onepipe.config.base import Section
 from onepipe.config.monitor import MonitorConfig
 from onepipe.config.names import check_model_name, check_project, check_repo, check_tracking_uri
+from onepipe.config.promotion import PromotionConfig
 from onepipe.config.serve import ServeConfig
 from onepipe.config.sweep import SweepConfig
 
@@ -143,6 +144,7 @@ class ProjectConfig(Section):
     sweep: SweepConfig = Field(default_factory=SweepConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     environments: dict[str, dict] = Field(default_factory=dict)
     variants: dict[str, dict] = Field(default_factory=dict)
 
@@ -165,5 +167,6 @@ ENV_OVERLAY_KEYS = (
     "sweep",
     "serve",
     "monitor",
+    "promotion",
 )
 VARIANT_OVERLAY_KEYS = ("params", "sweep")

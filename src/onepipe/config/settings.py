@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from onepipe.config.assemble import top_level_sections
 from onepipe.config.monitor import MonitorConfig
+from onepipe.config.promotion import PromotionConfig
 from onepipe.config.schema import (
     Backends,
     DataConfig,
@@ -54,6 +55,7 @@ class Settings(BaseModel):
     sweep: SweepConfig
     serve: ServeConfig
     monitor: MonitorConfig
+    promotion: PromotionConfig = PromotionConfig()  # gates of `promote --to` this env
     source: dict[str, Any]  # the merged config as written (relative paths), for hashing and saving
 
     @classmethod
@@ -87,6 +89,7 @@ class Settings(BaseModel):
             sweep=_with_objective(cfg.sweep, cfg.model),
             serve=cfg.serve,
             monitor=cfg.monitor,
+            promotion=cfg.promotion,
             source=source,
             **{key: getattr(cfg, key) for key in top_level_sections()},
         )
@@ -226,6 +229,7 @@ class Settings(BaseModel):
             "sweep": self.sweep.model_dump(by_alias=True),
             "serve": self.serve.model_dump(by_alias=True),
             "monitor": self.monitor.model_dump(by_alias=True),
+            "promotion": self.promotion.model_dump(),
             **{key: getattr(self, key).model_dump(by_alias=True) for key in top_level_sections()},
         }
 

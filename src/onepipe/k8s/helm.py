@@ -26,7 +26,7 @@ import yaml
 
 from onepipe.config import Settings
 from onepipe.errors import ConfigError
-from onepipe.k8s.manifests import environment_rules
+from onepipe.k8s.manifests import canary_rules, environment_rules
 from onepipe.k8s.schema import SchemaError
 from onepipe.quality.metrics import LIVE, METRICS
 
@@ -94,14 +94,30 @@ def image_values(settings: Settings) -> dict[str, str]:
     return {"repository": repository, "tag": tag, "digest": digest}
 
 
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}  # monitor.canary.max_wait's units
+
+
+def canary_values(settings: Settings) -> dict[str, Any]:
+    """The canary loop's Role rules (the serve backend's routing object, by name; none where
+    it serves locally) and the wait past which the chart's alert fires."""
+    wait = settings.monitor.canary.max_wait
+    return {
+        "rules": canary_rules(settings),
+        "maxWait": wait,
+        "maxWaitSeconds": int(wait[:-1]) * _SECONDS[wait[-1]],
+    }
+
+
 def project_values(settings: Settings) -> dict[str, Any]:
-    """What the project sets in the chart: its image, environment, live-quality metric, and
-    the deployer Role's rules for the environment's cluster backends (from the registry)."""
+    """What the project sets in the chart: its image, environment, live-quality metric, the
+    deployer Role's rules for the environment's cluster backends (from the registry), and
+    the canary loop's (its serving object's get and patch, by name)."""
     alert = live_alert(settings)
     return {
         "image": image_values(settings),
         "environment": settings.env,
         "rbac": {"backendRules": environment_rules(settings)},
+        "canary": canary_values(settings),
         "liveQuality": {
             "metric": alert.metric or "",
             "direction": alert.direction,

@@ -80,6 +80,10 @@ class BackendManifests:
     kinds: Mapping[str, str] = field(default_factory=dict)
     validate: Callable[[dict[str, Any]], None] | None = None
     rules: tuple[dict[str, list[str]], ...] = ()
+    # A serve backend's one object that routes the environment's traffic: (API group,
+    # resource plural, name). Its deployer reads it and server-side applies it (get, patch),
+    # nothing else; the canary loop's Role may do exactly that to it, by name.
+    routed: Callable[[Settings], tuple[str, str, str]] | None = None
 
 
 def _environment_hooks(settings: Settings) -> list[BackendManifests]:
@@ -113,3 +117,26 @@ def validator(kind: str) -> Callable[[dict[str, Any]], None] | None:
         if kind in hook.kinds:
             return hook.validate
     return None
+
+
+CANARY_VERBS = ("get", "patch")  # read the routing, server-side apply the new one
+
+
+def canary_rules(settings: Settings) -> list[dict[str, list[str]]]:
+    """The canary loop's RBAC rules: get and patch on the object the environment's chosen
+    serve backend routes traffic with, by name; none when that backend runs no such object
+    (a local backend: nothing on the cluster to patch, and no loop is rendered)."""
+    rules = []
+    for line, hook in plugins.hooks("manifests"):
+        if hook.routed is None or getattr(settings.backends, line.stage) != line.name:
+            continue
+        group, plural, name = hook.routed(settings)
+        rules.append(
+            {
+                "apiGroups": [group],
+                "resources": [plural],
+                "resourceNames": [name],
+                "verbs": list(CANARY_VERBS),
+            }
+        )
+    return rules

@@ -9,7 +9,10 @@ Names (alert rules are written against them):
 ``onepipe_requests_total{model_name,model_version,alias,status}``,
 ``onepipe_request_latency_seconds{model_name,model_version,alias}`` (histogram),
 ``onepipe_feature_drift_psi{model_version,feature}``,
-``onepipe_live_metric{model_version,metric}``, ``onepipe_canary_verdict{verdict}``.
+``onepipe_live_metric{model_version,metric}``, ``onepipe_canary_verdict{verdict}``,
+``onepipe_canary_waiting_seconds`` (how long the live canary has been routed since the
+change that started it, 0 when no challenger gets traffic; the chart alerts above
+``monitor.canary.max_wait``).
 
 ``metric`` of ``onepipe_live_metric``: ``requests``, ``error_rate``,
 ``latency_p50_seconds``, ``latency_p99_seconds`` for every version; once feedback
@@ -82,6 +85,11 @@ class LiveMetrics:
         )
         for v in VERDICTS:
             self.canary_verdict.labels(verdict=v).set(0)
+        self.canary_waiting = Gauge(
+            "onepipe_canary_waiting_seconds",
+            "Seconds since the deployment change that routes the live canary (0: no canary).",
+            registry=self.registry,
+        )
         self._refreshed = 0.0
         self._lock = threading.Lock()
 
@@ -110,6 +118,7 @@ class LiveMetrics:
                 self.live_metric.labels(version, name).set(value)
             for d in v.get("drift", []):
                 self.drift_psi.labels(version, d["feature"]).set(d["psi"])
+        self.canary_waiting.set(report.get("canary_age_s") or 0.0)
         current = report["canary"]["verdict"]
         for verdict in VERDICTS:
             self.canary_verdict.labels(verdict=verdict).set(1 if verdict == current else 0)

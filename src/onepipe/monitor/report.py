@@ -37,6 +37,19 @@ def change_time(change: Change | None) -> float | None:
         return None
 
 
+def canary_age(change: Change | None, now: float | None = None) -> float | None:
+    """Seconds since the change that routes the live canary (the start of its analysis
+    window); None when no challenger gets traffic (or a copy of it)."""
+    if change is None or not change.state.challenger:
+        return None
+    if not (change.state.canary or change.state.shadow):
+        return None
+    started = change_time(change)
+    if started is None:
+        return None
+    return max((time.time() if now is None else now) - started, 0.0)
+
+
 def input_columns(records: list[PredictionRecord], names: list[str]) -> dict[str, np.ndarray]:
     """Columnar feature arrays over every row of ``records`` (one pass per column)."""
     out: dict[str, np.ndarray] = {}
@@ -112,11 +125,13 @@ def status(
                 entry["drift"], entry["drift_status"], entry["drift_error"] = [], "n/a", str(exc)
         versions.append(entry)
     verdict = analyze_canary(settings, store, since=since, rows=rows, change=change)
+    now = time.time()
     return {
         "model": settings.model_name,
         "env": settings.env,
         "since": since,
-        "now": time.time(),
+        "now": now,
+        "canary_age_s": canary_age(change, now),
         "state": state.to_dict() if state else None,
         "versions": versions,
         "canary": verdict.to_dict(),

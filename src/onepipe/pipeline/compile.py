@@ -17,10 +17,12 @@ import yaml
 
 from onepipe.config import Settings
 from onepipe.errors import UsageError
+from onepipe.pipeline import cluster_cache
 from onepipe.pipeline.codehash import project_imports
 from onepipe.pipeline.context import ENV_VAR as CONTEXT_ENV
 from onepipe.pipeline.context import StepContext
 from onepipe.pipeline.loader import import_project_module
+from onepipe.version import __version__
 
 try:  # libyaml makes re-reading the cached IR ~10x faster
     _Loader = yaml.CSafeLoader
@@ -48,6 +50,8 @@ def source_hash(settings: Settings) -> str:
     h.update(f"{settings.pipeline.function}\0{settings.image.pinned}".encode())
     h.update(StepContext.from_settings(settings).to_json().encode())
     h.update(_kfp_version().encode())
+    # The IR carries each step's code identity (cluster_cache.stamp), onepipe's version in it.
+    h.update(f"onepipe=={__version__}\0{cluster_cache.IDENTITY_FLAG}".encode())
     return h.hexdigest()[:24]
 
 
@@ -107,4 +111,6 @@ def _compile(settings: Settings) -> dict[str, Any]:
             container["image"] = settings.image.pinned  # repo@sha256 when pinned
             env = [e for e in container.get("env", []) if e.get("name") != CONTEXT_ENV]
             container["env"] = [*env, context]
+    # Each executor's args carry its step's code identity: KFP's cache fingerprint sees it.
+    cluster_cache.stamp(ir, settings.root.resolve(), context["value"])
     return ir

@@ -7,6 +7,7 @@ methods that write: a fully cached run loads this module and must not pay MLflow
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -25,6 +26,9 @@ from onepipe.tracking.gitinfo import GitState
 from onepipe.tracking.target import TrackingTarget
 from onepipe.version import __version__
 
+# The model step's learning-curve output: steps.history.OUTPUT_NAME (steps imports this
+# package, so the name is repeated here rather than imported).
+HISTORY_OUTPUT = "history"
 KEY_PACKAGES = ("mlflow", "kfp", "scikit-learn", "pandas", "numpy", "optuna", "mlserver")
 
 
@@ -101,41 +105,12 @@ class MlflowTracker:
         pass
 
     def step_finished(self, result: StepResult) -> None:
-        from mlflow.entities import Metric, Param  # lazy: see the module docstring
-
         if result.status == "skipped":
             return
-        now = int(time.time() * 1000)
-        tags = {
-            "mlflow.parentRunId": self.run_id,
-            "mlflow.runName": result.name,
-            "onepipe.kind": "step",
-            "onepipe.step": result.name,
-            "onepipe.cache_key": result.cache_key,
-            "onepipe.cache_hit": str(result.status == "cached").lower(),
-            "onepipe.status": result.status,
-        }
-        if result.source_run:
-            tags["onepipe.cache_source_run"] = result.source_run
-        if result.error:
-            tags["onepipe.error"] = result.error[:5000]
-        for name, art in result.outputs.items():
-            tags[f"onepipe.output.{name}"] = art.hash
-        for name, h in result.inputs.items():
-            tags[f"onepipe.input.{name}"] = h
-        run = self.client.create_run(self.experiment_id, tags=tags, run_name=result.name)
-        metrics = [Metric(k, v, now, 0) for k, v in result.metrics.items()]
-        metrics.append(Metric("duration_s", result.duration, now, 0))
-        self.client.log_batch(
-            run.info.run_id,
-            metrics=metrics,
-            params=[Param(k, str(v)) for k, v in sorted(result.params.items())],
-        )
-        status = "FAILED" if result.status == "failed" else "FINISHED"
-        self.client.set_terminated(run.info.run_id, status=status)
-        self.step_runs[result.name] = run.info.run_id
+        run_id = write_step_run(self.client, self.experiment_id, result, parent_run_id=self.run_id)
+        self.step_runs[result.name] = run_id
         if result.status == "done":
-            self.cache.annotate(result.cache_key, run.info.run_id)
+            self.cache.annotate(result.cache_key, run_id)
 
     # ------------------------------------------------------------------------
     def finish(self, *, metrics: dict[str, float], tags: dict[str, str], failed: bool) -> None:
@@ -159,3 +134,81 @@ class MlflowTracker:
         except Exception:  # noqa: BLE001 - the lease stays: the next command closes the run
             return
         leases.release(self.target.outbox_dir, self.run_id)
+
+
+def step_tags(result: StepResult) -> dict[str, str]:
+    """The tags of a step's run: what ran, from which cache entry, on which artifacts."""
+    tags = {
+        "mlflow.runName": result.name,
+        "onepipe.kind": "step",
+        "onepipe.step": result.name,
+        "onepipe.cache_key": result.cache_key,
+        "onepipe.cache_hit": str(result.status == "cached").lower(),
+        "onepipe.status": result.status,
+    }
+    if result.source_run:
+        tags["onepipe.cache_source_run"] = result.source_run
+    if result.error:
+        tags["onepipe.error"] = result.error[:5000]
+    for name, art in result.outputs.items():
+        tags[f"onepipe.output.{name}"] = art.hash
+    for name, h in result.inputs.items():
+        tags[f"onepipe.input.{name}"] = h
+    return tags
+
+
+def history_rows(result: StepResult) -> list[dict[str, float]]:
+    """The per-stage learning curve the step wrote (``steps.History``), one dict a stage."""
+    art = result.outputs.get(HISTORY_OUTPUT)
+    if art is None or not art.path.is_file():
+        return []
+    rows = []
+    for line in art.path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError):
+            row = json.loads(line)
+            if isinstance(row, dict) and isinstance(row.get("step"), int):
+                rows.append(row)
+    return rows
+
+
+def write_step_run(
+    client: Any,
+    experiment: str,
+    result: StepResult,
+    *,
+    parent_run_id: str | None,
+    run_id: str | None = None,
+    extra_tags: Mapping[str, str] | None = None,
+) -> str:
+    """One step's MLflow run: tags, params, its scalar metrics, ``duration_s`` and the
+    per-stage history as metric steps; the same wherever the step ran.
+
+    ``run_id`` names a run that already exists (the nested run a KFP installation's own
+    MLflow integration opened for the task): it is written to, not ended. Otherwise a
+    run is created under ``parent_run_id`` and ended with the step's status.
+    """
+    from mlflow.entities import Metric, Param, RunTag  # lazy: see the module docstring
+
+    now = int(time.time() * 1000)
+    tags = {**step_tags(result), **(extra_tags or {})}
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    if run_id is None:
+        run_id = client.create_run(experiment, tags=tags, run_name=result.name).info.run_id
+        own = True
+    else:
+        tags.pop("mlflow.runName", None)  # the integration named its run after the task
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        own = False
+    metrics = [Metric(k, v, now, 0) for k, v in result.metrics.items()]
+    metrics.append(Metric("duration_s", result.duration, now, 0))
+    for row in history_rows(result):
+        metrics += [Metric(k, float(v), now, row["step"]) for k, v in row.items() if k != "step"]
+    params = [Param(k, str(v)) for k, v in sorted(result.params.items())]
+    for start in range(0, max(len(metrics), 1), 900):  # MLflow takes 1000 values a batch
+        client.log_batch(
+            run_id, metrics=metrics[start : start + 900], params=params if start == 0 else []
+        )
+    if own:
+        client.set_terminated(run_id, status="FAILED" if result.status == "failed" else "FINISHED")
+    return run_id

@@ -88,17 +88,29 @@ def finish_parent_run(
     leases.release(settings.outbox_dir, run_id)
 
 
-def find_trial_run(settings: Settings, sweep: str, trial_name: str) -> str | None:
-    """The finished MLflow run of one trial (the latest, if a trial was retried)."""
+def find_trial_run(
+    settings: Settings, sweep: str, trial_name: str, *, finished_only: bool = True
+) -> str | None:
+    """The finished MLflow run of one trial (the latest, if a trial was retried).
+
+    ``finished_only=False``: else the latest run of the trial in any state (one still
+    running, or one whose pod was stopped before it could close its run).
+    """
     client = client_for(settings)
-    runs = client.search_runs(
-        [experiment_id(settings)],
-        f"tags.`onepipe.sweep` = '{sweep}' and tags.`onepipe.trial` = '{trial_name}' "
-        "and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    return runs[0].info.run_id if runs else None
+    trial = f"tags.`onepipe.sweep` = '{sweep}' and tags.`onepipe.trial` = '{trial_name}'"
+    filters = [f"{trial} and attributes.status = 'FINISHED'"]
+    if not finished_only:
+        filters.append(trial)
+    for flt in filters:
+        runs = client.search_runs(
+            [experiment_id(settings)],
+            flt,
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if runs:
+            return runs[0].info.run_id
+    return None
 
 
 def register_best(

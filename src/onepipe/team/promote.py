@@ -9,12 +9,16 @@ run's lineage tags, params and metrics, and registered with ``onepipe.source.*``
 tags naming the source registry, version and run. Either way the promotion is
 recorded in the target environment's deployment history (backend ``registry``,
 so it never reads as a routing change of a live deployment).
+
+Before anything moves, the target environment's promotion gates are checked
+(onepipe.team.gates); their figures go into the history row's reason and, as JSON,
+onto the promoted version (tag ``onepipe.promotion.gates``).
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +28,7 @@ from mlflow.entities import Metric, Param, RunTag
 from onepipe.config.secrets import mask
 from onepipe.errors import NotFoundError, UsageError
 from onepipe.history import DeploymentState, open_history
+from onepipe.team.gates import GateReport, check_gates
 from onepipe.tracking.aliases import CHAMPION, alias
 from onepipe.tracking.client import client_for, experiment_id
 from onepipe.tracking.registry import register, resolve_model, set_alias
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
     from onepipe.tracking.registry import ModelRef
 
 HISTORY_BACKEND = "registry"  # history rows of registry moves, apart from routing changes
+EVIDENCE_TAG = "onepipe.promotion.gates"  # the gates' figures (JSON) on the promoted version
 SOURCE_TAGS = ("onepipe.source.registry", "onepipe.source.version", "onepipe.source.run")
 
 
@@ -46,6 +52,7 @@ class EnvPromotion:
     change: Change
     from_env: str
     to_env: str
+    gates: GateReport = field(default_factory=lambda: GateReport([]))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +63,8 @@ class EnvPromotion:
             "previous": self.previous,
             "copied": self.copied,
             "history_id": self.change.id,
+            "forced": self.gates.forced,
+            "gates": self.gates.to_dicts(),
         }
 
 
@@ -66,12 +75,18 @@ def promote_between(
     name: str | None = None,
     version: str | None = None,
     reason: str = "",
+    force: bool = False,
 ) -> EnvPromotion:
-    """Make ``src``'s champion (or ``version``) the champion of ``dst``; record it in history."""
+    """Make ``src``'s champion (or ``version``) the champion of ``dst``; record it in history.
+
+    ``dst``'s promotion gates are checked first: ``PromotionRefused`` (exit 1) when one
+    fails, unless ``force``, which moves the model anyway and records what it overrode.
+    """
     if src.env == dst.env:
         raise UsageError(f"--from {src.env} --to {dst.env}: expected two different environments")
     name = name or src.model_name
     source = resolve_model(src, f"{name}/{version}" if version else f"{name}@{CHAMPION}")
+    gates = check_gates(src, dst, source, force=force)  # refuses before anything moves
     same = src.tracking_uri == dst.tracking_uri
     copied = False
     if same:
@@ -88,19 +103,25 @@ def promote_between(
         _client(dst).set_model_version_tag(
             name, target_version, "onepipe.previous_champion", previous
         )
+    if gates.results:
+        _client(dst).set_model_version_tag(name, target_version, EVIDENCE_TAG, gates.evidence())
     target = resolve_model(dst, f"{name}/{target_version}")
     # The reason is recorded in the shared history: no password in it.
     where = "same registry" if same else f"copied from {mask(src.tracking_uri)} v{source.version}"
     text = f"{src.env} v{source.version} -> {dst.env} v{target.version} ({where})"
+    if reason:
+        text = f"{text}: {reason}"
+    if gates.results:
+        text = f"{text} [{gates.reason()}]"
     change = open_history(dst).record(
         env=dst.env,
         backend=HISTORY_BACKEND,
         action="promote",
         user=dst.user,
         state=DeploymentState(name, target.version),
-        reason=f"{text}: {reason}" if reason else text,
+        reason=text,
     )
-    return EnvPromotion(source, target, previous, copied, change, src.env, dst.env)
+    return EnvPromotion(source, target, previous, copied, change, src.env, dst.env, gates)
 
 
 def registry_history(settings: Settings, limit: int | None = None) -> list[Change]:

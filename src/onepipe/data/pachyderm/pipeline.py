@@ -31,7 +31,8 @@ def pipeline_request(settings: Settings) -> dict[str, Any]:
 
     The worker runs ``onepipe run`` on the training image with each data-ref
     param pinned to the commit Pachyderm triggered on (``$<input>_COMMIT``), so
-    the MLflow run records exactly the data version it was trained on.
+    the MLflow run records exactly the data version it was trained on, and tagged
+    ``onepipe.trigger`` = ``pachyderm-commit <repo>@<commit id>``.
     """
     repos = _data_repos(settings)
     argv = ["onepipe", "run", "--config", settings.config_file.name, "--env", settings.env]
@@ -41,7 +42,10 @@ def pipeline_request(settings: Settings) -> dict[str, Any]:
     for key, repo in repos:
         # $<repo>_COMMIT is expanded by the shell in the worker; quote the rest.
         pins.append(f"-p {shlex.quote(f'{key}={repo}@')}${{{repo}_COMMIT}}")
-    command = "exec " + " ".join([shlex.join(argv), *pins])
+    # The run says what started it (onepipe.trigger), as `onepipe watch` does for its own.
+    commits = ",".join(f"{repo}@${{{repo}_COMMIT}}" for repo in sorted({r for _, r in repos}))
+    trigger = f'--trigger "pachyderm-commit {commits}"'
+    command = "exec " + " ".join([shlex.join(argv), *pins, trigger])
     inputs = [
         {
             "pfs": {

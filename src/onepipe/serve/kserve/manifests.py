@@ -12,7 +12,7 @@ from typing import Any
 
 from onepipe.config import Settings
 from onepipe.k8s.manifests import MANAGE, PREDICTOR_SA, BackendManifests, Manifest, rule
-from onepipe.serve.kserve.names import GROUP, KIND, PLURAL
+from onepipe.serve.kserve.names import GROUP, KIND, PLURAL, deployment_name
 from onepipe.serve.kserve.render import example_manifest
 from onepipe.serve.kserve.schema import validate
 
@@ -40,4 +40,5 @@ MANIFESTS = BackendManifests(
         rule(GROUP, [PLURAL], MANAGE),
         rule(GROUP, [f"{PLURAL}/status"], ["get"]),
     ),
+    routed=lambda settings: (GROUP, PLURAL, deployment_name(settings)),
 )

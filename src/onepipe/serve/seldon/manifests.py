@@ -12,7 +12,14 @@ from typing import Any
 
 from onepipe.config import Settings
 from onepipe.k8s.manifests import MANAGE, PREDICTOR_SA, BackendManifests, Manifest, rule
-from onepipe.serve.seldon.render import GROUP, KIND, PLURAL, example_manifest, validate
+from onepipe.serve.seldon.render import (
+    GROUP,
+    KIND,
+    PLURAL,
+    deployment_name,
+    example_manifest,
+    validate,
+)
 
 
 def document(settings: Settings) -> dict[str, Any]:
@@ -36,4 +43,5 @@ MANIFESTS = BackendManifests(
         rule(GROUP, [PLURAL], MANAGE),
         rule(GROUP, [f"{PLURAL}/status"], ["get"]),
     ),
+    routed=lambda settings: (GROUP, PLURAL, deployment_name(settings)),
 )

@@ -144,7 +144,14 @@ class KatibSweeper:
         return self._status(self.experiments.get(self.sweep))
 
     def best(self) -> TrialRecord | None:
-        return self.status().best
+        """Katib's ``currentOptimalTrial`` and its MLflow run, while the Experiment runs too:
+        each trial pod's ``onepipe trial`` tags its run with the sweep and the trial name."""
+        best = self.status().best
+        if best is not None:
+            best.run_id = lineage.find_trial_run(
+                self.settings, self.sweep, best.name, finished_only=False
+            )
+        return best
 
     # ---- reading the Experiment's status ------------------------------------
     def _status(self, obj: dict[str, Any]) -> SweepStatus:

@@ -53,17 +53,13 @@ def register(cli) -> None:
         runs(cli, resolve(config, env, None, param), limit, json_)
 
 
-def _record_in_mlflow(settings: Any, plan: Any, handle: Any, steps: list) -> str:
-    """The KFP run as an MLflow parent run with a child per task and the usual lineage tags.
-
-    The tasks run in pods; what is known here is their state and duration, the params,
-    the data commit, the code and the config, which is what lineage needs.
-    """
+def _open_parent(settings: Any, plan: Any, run_name: str) -> tuple[Any, Any]:
+    """The KFP run's MLflow parent run, opened before KFP starts any pod: the steps' pods
+    write their own runs under it (pipeline/pod_tracking.py). Returns (tracker, record)."""
     # lazy: the run recorder and the tracking modules stay off `onepipe --help`, which
     # loads this module
-    from onepipe.pipeline.record import RunRecord, replay
+    from onepipe.pipeline.record import RunRecord, open_run
     from onepipe.pipeline.tracker import lineage_tags
-    from onepipe.tracking.client import client_for
     from onepipe.tracking.gitinfo import git_state
     from onepipe.tracking.target import TrackingTarget
 
@@ -75,30 +71,70 @@ def _record_in_mlflow(settings: Any, plan: Any, handle: Any, steps: list) -> str
         data_refs,
         f"onepipe submit --env {settings.env}",
     )
-    tags.update(
-        {
-            "onepipe.kfp.run_id": handle.run_id,
-            "onepipe.kfp.url": handle.url,
-            "onepipe.kfp.state": handle.state,
-            "onepipe.kfp.pipeline_version": handle.version,
-        }
-    )
     record = RunRecord(
         target=TrackingTarget.from_settings(settings),
         cache_root=str(plan.cache_dir),
-        run_name=handle.run_name,
+        run_name=run_name,
         params=dict(plan.arguments),
         tags=tags,
         ir=plan.ir,
-        steps=steps,
-        final_tags={"onepipe.executed": str(sum(s.status == "done" for s in steps))},
     )
-    run_id, _, _ = replay(record)
+    return open_run(record), record
+
+
+def _tag_parent(tracker: Any, handle: Any) -> None:
+    """Name the KFP run on the parent: a pod finds its parent run by this id."""
+    # lazy: as in _open_parent
+    from mlflow.entities import RunTag
+
+    tags = {
+        "onepipe.kfp.run_id": handle.run_id,
+        "onepipe.kfp.url": handle.url,
+        "onepipe.kfp.pipeline_version": handle.version,
+    }
+    tracker.client.log_batch(tracker.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def _close_parent(settings: Any, tracker: Any, record: Any, handle: Any, steps: list) -> str:
+    """End the parent run once KFP's run ended: a task whose pod wrote no run of its own
+    (a KFP cache hit, a pod that died first) gets one with its state and duration; the
+    metrics step's metrics and the model step's version become the run's."""
+    # lazy: as in _open_parent
+    from onepipe.pipeline.record import close_run
+    from onepipe.tracking.client import client_for
+
+    client = tracker.client
+    # The pods' runs: under this parent, or (KFP's own MLflow integration on) the nested runs
+    # KFP opened, wherever their experiment is; both carry this KFP run's id.
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = client.search_runs(
+        experiments,
+        f"tags.`onepipe.kfp.run_id` = '{handle.run_id}' and tags.`onepipe.kind` = 'step'",
+    )
+    written = {r.data.tags.get("onepipe.step"): r for r in found}
+    for step in steps:
+        if step.name not in written:
+            tracker.step_finished(step)
+    metrics_run = written.get(settings.model.metrics_step)
+    model_run = written.get(settings.model.step)
+    record.steps = steps
+    record.metrics = {
+        k: v
+        for k, v in (metrics_run.data.metrics if metrics_run else {}).items()
+        if k != "duration_s"
+    }
+    record.final_tags = {
+        "onepipe.executed": str(sum(s.status == "done" for s in steps)),
+        "onepipe.kfp.state": handle.state,
+    }
+    if model_run and model_run.data.tags.get("onepipe.model"):
+        record.final_tags["onepipe.model"] = model_run.data.tags["onepipe.model"]
+    close_run(tracker, record)  # record.model is None: the model step's pod registered it
     uri = settings.tracking_uri
     if uri.startswith(("http://", "https://")):
-        exp = client_for(settings).get_run(run_id).info.experiment_id
-        return mask(f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{run_id}")
-    return f"run {run_id} in {mask(uri)} (open it with `onepipe ui`)"
+        exp = client_for(settings).get_run(tracker.run_id).info.experiment_id
+        return mask(f"{uri.rstrip('/')}/#/experiments/{exp}/runs/{tracker.run_id}")
+    return f"run {tracker.run_id} in {mask(uri)} (open it with `onepipe ui`)"
 
 
 def submit(cli, settings: Any, no_wait: bool, no_cache: bool, json_: bool) -> None:
@@ -113,9 +149,25 @@ def submit(cli, settings: Any, no_wait: bool, no_cache: bool, json_: bool) -> No
             f"env {settings.env}: image.training_digest is not set; {settings.env} runs must pin "
             f"the image by digest (set image.training_digest: sha256:... for {settings.image.training})"
         )
+    # lazy: as above
+    from onepipe.tracking.leases import release
+
     plan, _ = build_plan(settings, use_cache=not no_cache)
     runner = KfpRunner(settings)
-    handle = runner.submit(plan)
+    run_name = runner.run_name(plan)
+    opened: list = []  # (tracker, record), once KFP took the pipeline
+
+    def open_parent() -> None:
+        opened.extend(_open_parent(settings, plan, run_name))
+
+    try:
+        handle = runner.submit(plan, run_name=run_name, before_run=open_parent)
+    except BaseException:
+        if opened:
+            opened[0].abandon("FAILED")
+        raise
+    tracker, record = opened
+    _tag_parent(tracker, handle)
     cli.err.print(
         f"[bold]{settings.project}[/] · env {settings.env} · KFP run {handle.run_name}\n"
         f"  pipeline {handle.pipeline} version {handle.version} · experiment {handle.experiment}\n"
@@ -123,12 +175,24 @@ def submit(cli, settings: Any, no_wait: bool, no_cache: bool, json_: bool) -> No
         f"  KFP: {handle.url}" + (f"\n  MLflow: {handle.mlflow_url}" if handle.mlflow_url else "")
     )
     if no_wait:
+        # The run stays RUNNING (the pods write into it; nothing here follows it to its end),
+        # so this process gives up its lease: the next command must not close it as KILLED.
+        release(tracker.target.outbox_dir, tracker.run_id)
         if json_:
             cli.print_json(handle.to_dict())
         return
 
-    steps = runner.follow(handle, plan, NullListener(), on_state=lambda s: cli.err.print(f"  {s}"))
-    handle.mlflow_url = _record_in_mlflow(settings, plan, handle, steps)
+    try:
+        steps = runner.follow(
+            handle, plan, NullListener(), on_state=lambda s: cli.err.print(f"  {s}")
+        )
+    except RunFailed:  # still running at kfp.timeout_s: as with --no-wait, it stays open
+        release(tracker.target.outbox_dir, tracker.run_id)
+        raise
+    except BaseException as exc:  # stopped following: the MLflow run must not stay RUNNING
+        tracker.abandon("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        raise
+    handle.mlflow_url = _close_parent(settings, tracker, record, handle, steps)
     cli.err.print(f"  MLflow: {handle.mlflow_url}")
     for step in steps:
         mark = {"done": "✓", "skipped": "-", "failed": "✗"}.get(step.status, "?")

@@ -19,3 +19,6 @@ class KfpConfig(BackendSection):
     poll_interval_s: float = Field(5.0, gt=0)
     timeout_s: float = Field(6 * 3600.0, gt=0)  # give up following (the run keeps going)
     service_account: str | None = None
+    # The MLflow address the steps' pods record to (they write their own runs); defaults to
+    # tracking.uri, which is right when that is the in-cluster service's address.
+    tracking_uri: str | None = None

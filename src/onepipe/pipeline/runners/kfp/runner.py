@@ -11,7 +11,9 @@
   per pipeline task from the run details (KFP gives no per-step stream).
 
 Steps run in pods: nothing is cached or read back locally, so ``fully_cached`` is
-always False and a step's outputs are the KFP artifact ids (in ``notes``).
+always False and a step's outputs are the KFP artifact ids (in ``notes``). The uploaded
+IR is instrumented (``pod_ir``): each step's pod writes its own MLflow run under the
+parent run ``onepipe submit`` opened (pipeline/pod_tracking.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import yaml
 
 from onepipe.config.secrets import mask
 from onepipe.errors import ConfigError, OnepipeError, RunFailed
+from onepipe.pipeline.pod_tracking import PodTracking, instrument
 from onepipe.pipeline.protocol import RunListener, RunPlan, StepResult
 from onepipe.tracking.gitinfo import git_state
 
@@ -162,8 +165,27 @@ class KfpRunner:
                 )
         return self._client
 
-    def submit(self, plan: RunPlan) -> KfpRun:
-        """Upload the IR as a pipeline version, create the run; returns without waiting."""
+    def run_name(self, plan: RunPlan) -> str:
+        return (
+            f"{plan.graph.name}-{version_name(plan.project_root)}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
+
+    def pod_ir(self, plan: RunPlan) -> dict[str, Any]:
+        """The IR as the cluster runs it: each step records itself in MLflow from its pod."""
+        s = self.settings
+        return instrument(plan.ir, PodTracking.for_settings(s, s.kfp.tracking_uri))
+
+    def submit(
+        self,
+        plan: RunPlan,
+        run_name: str | None = None,
+        before_run: Callable[[], None] | None = None,
+    ) -> KfpRun:
+        """Upload the IR as a pipeline version, create the run; returns without waiting.
+
+        ``before_run`` is called once KFP answered and before the run exists (submit opens
+        the MLflow parent run there: KFP being unreachable is the first thing said).
+        """
         if self.settings is None:
             self.client()  # raises the ConfigError naming `onepipe submit`
         s = self.settings
@@ -171,7 +193,7 @@ class KfpRunner:
         pipeline = s.project
         version = version_name(plan.project_root)
         experiment = experiment_name(s)
-        run_name = f"{plan.graph.name}-{version}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_name = run_name or self.run_name(plan)
         try:
             with _quiet_stdout():
                 pipeline_id, version_id = self._upload(client, plan, pipeline, version)
@@ -180,6 +202,14 @@ class KfpRunner:
                     description=f"onepipe runs of {s.project} in {s.env} by {s.user}",
                     namespace=self.namespace,
                 )
+        except OnepipeError:
+            raise
+        except Exception as exc:
+            raise self._api_error("submitting the run", exc) from None
+        if before_run is not None:
+            before_run()
+        try:
+            with _quiet_stdout():
                 run = client.run_pipeline(
                     experiment_id=exp.experiment_id,
                     job_name=run_name,
@@ -284,7 +314,7 @@ class KfpRunner:
     def _upload(self, client: Any, plan: RunPlan, pipeline: str, version: str) -> tuple[str, str]:
         with tempfile.TemporaryDirectory() as tmp:
             package = Path(tmp) / "pipeline.yaml"
-            package.write_text(yaml.safe_dump(plan.ir, sort_keys=False))
+            package.write_text(yaml.safe_dump(self.pod_ir(plan), sort_keys=False))
             pipeline_id = client.get_pipeline_id(pipeline)
             if pipeline_id is None:
                 created = client.upload_pipeline(
