@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,3 +203,71 @@ def make_trained(folder: Path) -> Trained:
     data = open_store(settings).put("loans", [root / "data/loans/batch_1.csv"], message="batch 1")
     result = run_pipeline(settings, command="pytest trained fixture")
     return Trained(root, commit, data.ref, result)
+
+
+@contextmanager
+def mlflow_server(root: Path, timeout: float = 120):
+    """A real ``mlflow server`` (SQLite store, artifacts proxied over HTTP) under ``root``;
+    yields its URL once ``/health`` answers, stops it on the way out."""
+    import time
+
+    import httpx
+    import pytest
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--backend-store-uri", f"sqlite:///{root}/mlflow.db"]
+        + ["--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow server exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not become healthy in {timeout:g} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def labelled_traffic(store, correct: dict[str, int], prefix: str, n: int = 1000) -> None:
+    """``n`` one-row credit-risk requests per version, each answered 1, in ``store`` (a
+    prediction store), with feedback 1 for the first ``correct[version]`` of them and 0
+    for the rest: each version's live accuracy is ``correct[version] / n``."""
+    import time
+
+    from onepipe.monitor.protocol import PredictionRecord
+
+    now = time.time()
+    store.write_batch(
+        [
+            PredictionRecord(
+                f"{prefix}{version}-{i}",
+                now,
+                "credit-risk",
+                version,
+                "",
+                latency_ms=4.0,
+                n_rows=1,
+                inputs={"age": [40]},
+                outputs=[1],
+            )
+            for version in correct
+            for i in range(n)
+        ]
+    )
+    for version, good in correct.items():
+        for i in range(n):
+            store.add_feedback(f"{prefix}{version}-{i}", [1 if i < good else 0])

@@ -8,15 +8,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import types
 
-import httpx
 import pytest
-from onepipe_testkit import FAST, copy_project
+from onepipe_testkit import FAST, copy_project, mlflow_server
 
 from onepipe.config import load_settings
 from onepipe.data import open_store
@@ -37,33 +34,8 @@ POD_ONLY_TAGS = {"onepipe.kfp.run_id", "onepipe.image"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow-pods")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--backend-store-uri", f"sqlite:///{root}/mlflow.db"]
-        + ["--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"mlflow server exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail("mlflow server did not become healthy in 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-pods")) as url:
+        yield url
 
 
 def _pod_environment(monkeypatch, ir: dict) -> None:

@@ -12,13 +12,10 @@ loop's business).
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import yaml
-from onepipe_testkit import Emulator
-
-from onepipe.monitor.protocol import PredictionRecord
+from onepipe_testkit import Emulator, labelled_traffic
 
 pytestmark = pytest.mark.slow
 
@@ -73,27 +70,7 @@ def _traffic(settings, correct: dict[str, int], prefix: str, n: int = 300) -> No
 
     store = open_store(settings)
     try:
-        now = time.time()
-        store.write_batch(
-            [
-                PredictionRecord(
-                    f"{prefix}{version}-{i}",
-                    now,
-                    "credit-risk",
-                    version,
-                    "",
-                    latency_ms=4.0,
-                    n_rows=1,
-                    inputs={"age": [40]},
-                    outputs=[1],
-                )
-                for version in correct
-                for i in range(n)
-            ]
-        )
-        for version, good in correct.items():
-            for i in range(n):
-                store.add_feedback(f"{prefix}{version}-{i}", [1 if i < good else 0])
+        labelled_traffic(store, correct, prefix, n)
     finally:
         store.close()
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from onepipe_testkit import labelled_traffic
 from serve_helpers import load
 
 from onepipe.monitor.protocol import PredictionRecord
@@ -80,29 +81,6 @@ def test_drift_check_exit_codes(project, monkeypatch, capsys, template):
     assert code == 0 and "ALERT" in cap.out and "interest_rate" in cap.out
 
 
-def _labelled(store, correct: dict[str, int], prefix: str) -> None:
-    now = time.time()
-    recs = [
-        PredictionRecord(
-            f"{prefix}{version}-{i}",
-            now,
-            "credit-risk",
-            version,
-            "",
-            latency_ms=4.0,
-            n_rows=1,
-            inputs={"age": [40]},
-            outputs=[1],
-        )
-        for version in correct
-        for i in range(1000)
-    ]
-    store.write_batch(recs)
-    for version, n in correct.items():
-        for i in range(1000):
-            store.add_feedback(f"{prefix}{version}-{i}", [1 if i < n else 0])
-
-
 def test_canary_analyze_auto_promotes_and_records_reason(project, monkeypatch, capsys):
     from onepipe.monitor.store import open_store
     from onepipe.serve import deployments
@@ -113,7 +91,7 @@ def test_canary_analyze_auto_promotes_and_records_reason(project, monkeypatch, c
     store = open_store(settings)
     with store._lock:
         store._conn().execute("DELETE FROM onepipe_predictions")
-    _labelled(store, {"1": 780, "2": 860}, "c")
+    labelled_traffic(store, {"1": 780, "2": 860}, "c")
     store.close()
 
     code, cap = _run(project, monkeypatch, capsys, "canary", "analyze", "--json")
@@ -148,7 +126,7 @@ def test_canary_analyze_auto_rollback_withdraws_only_the_live_challenger(
     store = open_store(settings)
     with store._lock:
         store._conn().execute("DELETE FROM onepipe_predictions")
-    _labelled(store, {"1": 860, "2": 700}, "r")  # the challenger is clearly worse
+    labelled_traffic(store, {"1": 860, "2": 700}, "r")  # the challenger is clearly worse
     store.close()
 
     from onepipe.app.canary import apply_verdict, evidence_of

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from onepipe_testkit import free_port, private_copy
+from onepipe_testkit import free_port, labelled_traffic, private_copy
 
 pytestmark = pytest.mark.slow
 
@@ -160,32 +160,6 @@ def test_champion_gate_skips_without_a_champion_then_compares(root, cli):
     assert "within the 50.00% relative margin" in gate["summary"]
 
 
-def _labelled(store, correct: dict[str, int], prefix: str) -> None:
-    from onepipe.monitor.protocol import PredictionRecord
-
-    now = time.time()
-    store.write_batch(
-        [
-            PredictionRecord(
-                f"{prefix}{version}-{i}",
-                now,
-                "credit-risk",
-                version,
-                "",
-                latency_ms=4.0,
-                n_rows=1,
-                inputs={"age": [40]},
-                outputs=[1],
-            )  # fmt: skip
-            for version in correct
-            for i in range(1000)
-        ]
-    )
-    for version, n in correct.items():
-        for i in range(1000):
-            store.add_feedback(f"{prefix}{version}-{i}", [1 if i < n else 0])
-
-
 def test_canary_gate_reads_the_source_canary(root, cli):
     from onepipe.config import load_settings
     from onepipe.monitor.store import open_store
@@ -203,7 +177,7 @@ def test_canary_gate_reads_the_source_canary(root, cli):
     deployments.deploy(acc, canary=20, champion="1", challenger="2", reason="canary")
     time.sleep(0.01)
     store = open_store(acc)
-    _labelled(store, {"1": 860, "2": 780}, "worse")  # v2 significantly worse: rollback
+    labelled_traffic(store, {"1": 860, "2": 780}, "worse")  # v2 significantly worse: rollback
     store.close()
     worse = _promote(cli, root, "--version", "2")
     assert worse.code == 1
@@ -216,7 +190,7 @@ def test_canary_gate_reads_the_source_canary(root, cli):
     deployments.deploy(acc, canary=30, champion="1", challenger="2", reason="again")
     time.sleep(0.01)
     store = open_store(acc)
-    _labelled(store, {"1": 780, "2": 860}, "better")
+    labelled_traffic(store, {"1": 780, "2": 860}, "better")
     store.close()
     done = _promote(cli, root, "--version", "2", "--json")
     assert done.code == 0, done.err
