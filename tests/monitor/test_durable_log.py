@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from serve_helpers import ROW, load, wait_until
+from serve_helpers import ROW, load, start_serve, wait_until
 
 from onepipe.monitor.store import open_url
 
@@ -135,28 +135,6 @@ def test_a_live_writers_segments_are_left_alone(tmp_path):
 # ---- `onepipe serve` killed under load ------------------------------------------------
 
 
-def _serve(project: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "onepipe", "serve", "-c", str(project / "onepipe.yaml")],
-        cwd=project,
-        env={**os.environ, "ONEPIPE_USER": "tester"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{load(project).serve.gateway.port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return proc.poll() is not None
-
-    assert wait_until(ready, timeout=120), "gateway did not come up"
-    assert proc.poll() is None, proc.stderr.read()
-    return proc, url
-
-
 def _kill_mlserver(project: Path) -> None:
     """SIGKILL leaves the gateway's MLServer behind (its own session): end it here."""
     log = project / ".onepipe" / "serve" / "mlserver.log"
@@ -175,7 +153,7 @@ def test_sigkilled_gateway_loses_no_answered_prediction(project):
     cfg = yaml.safe_load((project / "onepipe.yaml").read_text())
     cfg["monitor"]["flush_interval_s"] = 30  # everything answered is still queued in memory
     (project / "onepipe.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    proc, url = _serve(project)
+    proc, url = start_serve(project)
     answered: list[str] = []
     stop = threading.Event()
 
@@ -205,7 +183,7 @@ def test_sigkilled_gateway_loses_no_answered_prediction(project):
         _kill_mlserver(project)
     assert len(set(answered)) == len(answered)  # the log's ids are unique per answer
 
-    proc, url = _serve(project)  # replays the killed gateway's journal at start
+    proc, url = start_serve(project)  # replays the killed gateway's journal at start
     try:
         store = open_url(str(project / ".onepipe" / "predictions.db"))
         try:

@@ -45,3 +45,34 @@ def wait_until(predicate, timeout: float = 30.0, step: float = 0.1) -> bool:
             return True
         time.sleep(step)
     return False
+
+
+def start_serve(project: Path, port: int | None = None, user: str = "tester", timeout: float = 120):
+    """``onepipe serve`` as a user starts it, in a subprocess; (process, gateway URL) once
+    the gateway answers ready. Its stderr is a pipe the caller may read."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    extra = ["--port", str(port)] if port else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "onepipe", "serve", "-c", str(project / "onepipe.yaml"), *extra],
+        cwd=project,
+        env={**os.environ, "ONEPIPE_USER": user},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port or load(project).serve.gateway.port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return proc.poll() is not None
+
+    assert wait_until(ready, timeout=timeout), "gateway did not come up"
+    assert proc.poll() is None, proc.stderr.read()
+    return proc, url

@@ -10,35 +10,11 @@ import sys
 
 import httpx
 import pytest
-from serve_helpers import ROW, free_port, load, wait_until
+from serve_helpers import ROW, free_port, load, start_serve, wait_until
 
 from onepipe.serve import deployments
 
 pytestmark = pytest.mark.slow
-
-
-def _start(project, port: int | None = None):
-    env = {**os.environ, "ONEPIPE_USER": "cli-tester"}
-    extra = ["--port", str(port)] if port else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "onepipe", "serve", "-c", str(project / "onepipe.yaml"), *extra],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port or load(project).serve.gateway.port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return proc.poll() is not None
-
-    assert wait_until(ready, timeout=90), "gateway did not come up"
-    assert proc.poll() is None, proc.stderr.read()
-    return proc, url
 
 
 def _mlserver_pid(project) -> int | None:
@@ -60,7 +36,7 @@ def _alive(pid: int) -> bool:
 
 def test_serve_restarts_in_the_last_recorded_state_and_stops_cleanly(project):
     settings = load(project)
-    proc, url = _start(project)
+    proc, url = start_serve(project, user="cli-tester", timeout=90)
     try:
         assert (
             httpx.post(f"{url}/predict", json={"instances": [ROW]}).json()["model_version"] == "1"
@@ -76,7 +52,9 @@ def test_serve_restarts_in_the_last_recorded_state_and_stops_cleanly(project):
     assert proc.returncode == 0 and "Traceback" not in stderr and "stopped" in stderr
     assert worker_pid and wait_until(lambda: not _alive(worker_pid), timeout=10)
 
-    proc, url = _start(project)  # comes back as recorded, not from the registry aliases
+    proc, url = start_serve(
+        project, user="cli-tester", timeout=90
+    )  # comes back as recorded, not from the registry aliases
     try:
         r = httpx.post(f"{url}/predict", json={"instances": [ROW]})
         assert (r.json()["model_version"], r.headers["x-model-alias"]) == ("2", "challenger")
@@ -90,7 +68,7 @@ def test_deploy_finds_a_gateway_started_on_another_port(project, cli):
     settings = load(project)
     port = free_port()
     assert port != settings.serve.gateway.port
-    proc, url = _start(project, port)
+    proc, url = start_serve(project, port, user="cli-tester", timeout=90)
     try:
         first = httpx.post(f"{url}/predict", json={"instances": [ROW]}).json()["model_version"]
         target = "100" if first != "2" else "0"
